@@ -1,0 +1,1 @@
+"""Formulas, DIMACS I/O, assignment sampling and datasets. Knows nothing of networks."""
