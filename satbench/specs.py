@@ -1,4 +1,7 @@
-"""Frozen, self-validating specs. The CLI flags, results rows and fingerprints all derive from them."""
+"""Frozen, self-validating specs.
+
+The CLI flags, results rows and fingerprints all derive from them.
+"""
 
 import dataclasses
 from dataclasses import dataclass
@@ -94,4 +97,78 @@ class TaskSpec:
         return sha256_of({"kind": "TaskSpec", "spec": self.to_dict()})
 
     def replace(self, **changes) -> "TaskSpec":
+        return dataclasses.replace(self, **changes)
+
+
+OUTPUT_SCALES = ("copy", "divide")
+ARMS = ("dense", "fpe", "wide_dense", "sparse_scratch", "dense_reset")
+DEFAULT_ARMS = ("dense", "fpe", "wide_dense", "sparse_scratch")
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """One FPE experiment: a task, a network width, an expansion and a two-phase schedule.
+
+    Phase one trains the dense model for `warmup_steps`; FPE expands it and trains
+    `expanded_steps` more with fixed masks; the dense baseline trains the same total from the same
+    initialisation and data order. `seed` drives initialisation, data order and the splitter; the
+    task has its own seed. Defaults were tuned on the dense baseline only (see README).
+    """
+
+    task: TaskSpec
+    neurons: int = 8
+    alpha: int = 2
+    split: str = "clause"
+    output_scale: str = "divide"
+    warmup_steps: int = 1000
+    expanded_steps: int = 1000
+    learning_rate: float = 1e-2
+    batch_size: int = 0  # 0 = full batch
+    weight_decay: float = 0.0
+    seed: int = 0
+    arms: tuple[str, ...] = DEFAULT_ARMS
+
+    def __post_init__(self):
+        if not isinstance(self.task, TaskSpec):
+            raise SatbenchError(f"task: expected a TaskSpec, got {type(self.task).__name__}")
+        _check_int("neurons", self.neurons, 1)
+        _check_int("alpha", self.alpha, 1)
+        _check_int("warmup_steps", self.warmup_steps, 0)
+        _check_int("expanded_steps", self.expanded_steps, 0)
+        _check_int("batch_size", self.batch_size, 0)
+        _check_int("seed", self.seed, 0)
+        _check_choice("output_scale", self.output_scale, OUTPUT_SCALES)
+        if self.alpha > self.task.n_inputs:
+            raise SatbenchError(f"alpha: {self.alpha} children cannot have disjoint non-empty "
+                                f"inputs from {self.task.n_inputs} inputs")
+        if not float(self.learning_rate) > 0:
+            raise SatbenchError(f"learning_rate: expected a positive number, got "
+                                f"{self.learning_rate!r}")
+        if not float(self.weight_decay) >= 0:
+            raise SatbenchError(f"weight_decay: expected >= 0, got {self.weight_decay!r}")
+        object.__setattr__(self, "arms", tuple(self.arms))
+        for arm in self.arms:
+            _check_choice("arms", arm, ARMS)
+        if "dense" not in self.arms:
+            raise SatbenchError("arms: the dense baseline is required (gains are measured "
+                                "against it)")
+
+    def to_dict(self) -> dict:
+        data = dataclasses.asdict(self)
+        data["arms"] = list(self.arms)
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "RunSpec":
+        data = dict(data)
+        data["task"] = TaskSpec.from_dict(data["task"])
+        data["arms"] = tuple(data.get("arms", DEFAULT_ARMS))
+        return cls(**data)
+
+    @property
+    def key(self) -> str:
+        """The hash of the full spec: a rerun with the same spec finds finished work."""
+        return sha256_of({"kind": "RunSpec", "spec": self.to_dict()})
+
+    def replace(self, **changes) -> "RunSpec":
         return dataclasses.replace(self, **changes)

@@ -67,7 +67,7 @@ def _satisfied_by(variables: np.ndarray, negated: np.ndarray, keep: np.ndarray |
 
 
 def _make_clause(variables: np.ndarray, negated: np.ndarray) -> tuple[int, ...]:
-    return tuple(int(-(v + 1) if neg else v + 1) for v, neg in zip(variables, negated))
+    return tuple(int(-(v + 1) if neg else v + 1) for v, neg in zip(variables, negated, strict=True))
 
 
 def _rejection_sample(n_vars, n_clauses, width, keep, rng) -> list[tuple[int, ...]]:
