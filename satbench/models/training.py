@@ -1,0 +1,46 @@
+"""Full-batch or mini-batch Adam training of an MLP with fixed masks.
+
+The data order is a pure function of (seed, step), so every arm of an experiment sees the same
+batches at the same step, and a phase that resumes at step T1 continues the same sequence.
+"""
+
+import torch
+import torch.nn.functional as F
+
+from satbench.models.masked_linear import MaskedLinear
+from satbench.rng import torch_generator
+
+
+def make_optimizer(model: torch.nn.Module, learning_rate: float, weight_decay: float = 0.0):
+    return torch.optim.Adam(model.parameters(), lr=learning_rate, weight_decay=weight_decay)
+
+
+def apply_masks_(model: torch.nn.Module) -> None:
+    """Re-zero every pruned weight: no optimizer step (momentum, weight decay) may revive one."""
+    for module in model.modules():
+        if isinstance(module, MaskedLinear):
+            module.apply_mask_()
+
+
+def batch_indices(n_rows: int, batch_size: int, step: int, seed: int) -> torch.Tensor | None:
+    """The rows of batch `step`; None means the full batch."""
+    if batch_size == 0 or batch_size >= n_rows:
+        return None
+    per_epoch = n_rows // batch_size
+    epoch, position = divmod(step, per_epoch)
+    order = torch.randperm(n_rows, generator=torch_generator(seed, "data-order", epoch))
+    return order[position * batch_size : (position + 1) * batch_size]
+
+
+def train_steps(model, optimizer, inputs, targets, *, first_step: int, steps: int,
+                batch_size: int, seed: int) -> None:
+    """Steps first_step .. first_step+steps-1 of the shared schedule."""
+    model.train()
+    for step in range(first_step, first_step + steps):
+        rows = batch_indices(len(inputs), batch_size, step, seed)
+        x, y = (inputs, targets) if rows is None else (inputs[rows], targets[rows])
+        loss = F.binary_cross_entropy_with_logits(model(x), y)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        apply_masks_(model)

@@ -1,0 +1,229 @@
+"""Split strategies: validity and balance for every registered splitter, the clause splitter's
+structure, clause integrity, the registry, and determinism."""
+
+import itertools
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from satbench.errors import SatbenchError
+from satbench.generators.formula import Formula
+from satbench.generators.random_formula import random_formula
+from satbench.models import (
+    SplitContext,
+    clause_integrity,
+    clause_partition,
+    get_splitter,
+    register_splitter,
+    splitter_names,
+    unregister_splitter,
+)
+from satbench.rng import numpy_rng
+from satbench.testing import check_split, check_splitter, seeds, split_contexts, task_specs
+
+BUILT_INS = ("clause", "contiguous", "random", "random-shared")
+
+
+def _max_imbalance(name: str, context: SplitContext, alpha: int) -> int:
+    # clause: balanced in variables, so one variable's inputs of slack, unless alpha > n_vars
+    # forces single-input units.
+    n_vars = len(np.unique(context.input_variable))
+    if name == "clause" and alpha <= n_vars:
+        return int(np.bincount(context.input_variable).max())
+    return 1
+
+
+def test_the_built_ins_are_registered():
+    assert set(BUILT_INS) <= set(splitter_names())
+    assert [get_splitter(n).shared for n in BUILT_INS] == [True, True, False, True]
+
+
+@pytest.mark.parametrize("name", BUILT_INS)
+@given(context=split_contexts(), data=st.data(), seed=seeds)
+@settings(max_examples=30, deadline=None)
+def test_every_splitter_returns_a_valid_balanced_split(name, context, data, seed):
+    alpha = data.draw(st.integers(1, min(4, context.n_inputs)), label="alpha")
+    n_parents = data.draw(st.integers(1, 5), label="n_parents")
+    splitter = get_splitter(name)
+    check_splitter(splitter, alpha, context, numpy_rng(seed, "t"), n_parents=n_parents,
+                   max_imbalance=_max_imbalance(name, context, alpha))
+
+
+@pytest.mark.parametrize("name", BUILT_INS)
+@given(context=split_contexts(), seed=seeds, alpha=st.integers(1, 4))
+@settings(max_examples=15, deadline=None)
+def test_splitters_are_deterministic_in_their_rng(name, context, seed, alpha):
+    alpha = min(alpha, context.n_inputs)
+    weight = np.ones((3, context.n_inputs), dtype=np.float32)
+    first = get_splitter(name).split(weight, alpha, context, numpy_rng(seed, "t"))
+    again = get_splitter(name).split(weight, alpha, context, numpy_rng(seed, "t"))
+    assert np.array_equal(first, again)
+
+
+def test_random_is_per_parent_and_random_shared_is_not():
+    context = SplitContext.without_clauses(16)
+    weight = np.ones((8, 16), dtype=np.float32)
+    per_parent = get_splitter("random").split(weight, 2, context, numpy_rng(0, "t"))
+    shared = get_splitter("random-shared").split(weight, 2, context, numpy_rng(0, "t"))
+    assert len({row.tobytes() for row in per_parent}) > 1
+    assert len({row.tobytes() for row in shared}) == 1
+
+
+def test_contiguous_blocks():
+    context = SplitContext.without_clauses(7)
+    child = get_splitter("contiguous").split(np.ones((2, 7)), 3, context, numpy_rng(0, "t"))
+    assert child.tolist() == [[0, 0, 0, 1, 1, 2, 2]] * 2
+
+
+@given(alpha=st.integers(1, 4), width=st.integers(1, 3), extra=st.integers(0, 3),
+       encoding=st.sampled_from(["pm1", "literals"]), seed=seeds)
+@settings(max_examples=40, deadline=None)
+def test_clause_split_keeps_variable_disjoint_clauses_whole(alpha, width, extra, encoding, seed):
+    # alpha clauses on disjoint variables (shuffled), plus `extra` variables in no clause per
+    # group, so a balanced split that keeps every clause whole exists.
+    rng = numpy_rng(seed, "disjoint")
+    n_vars = alpha * (width + extra)
+    variables = rng.permutation(n_vars)[: alpha * width].reshape(alpha, width) + 1
+    signs = rng.choice([-1, 1], size=variables.shape)
+    clauses = tuple(tuple(int(v) for v in row) for row in variables * signs)
+    context = SplitContext.for_formula(Formula(n_vars, clauses, "dnf"), encoding)
+    row = clause_partition(context, alpha, numpy_rng(seed, "split"))
+    assert clause_integrity(row, context) == 1.0
+    assert len(np.unique(row)) == alpha
+
+
+def test_clause_split_two_disjoint_clauses_alpha_two():
+    context = SplitContext.for_formula(Formula(6, ((1, -4, 5), (2, 3, -6)), "dnf"))
+    child = get_splitter("clause").split(np.ones((3, 6)), 2, context, numpy_rng(0, "t"))
+    assert clause_integrity(child, context) == 1.0
+    assert {frozenset(np.flatnonzero(child[0] == c)) for c in (0, 1)} == {
+        frozenset({0, 3, 4}), frozenset({1, 2, 5})}
+
+
+@given(context=split_contexts(encodings=["literals"]), seed=seeds, alpha=st.integers(1, 4))
+@settings(max_examples=30, deadline=None)
+def test_clause_split_keeps_both_literal_inputs_of_a_variable_together(context, seed, alpha):
+    n_vars = context.n_inputs // 2
+    if alpha > n_vars:
+        alpha = context.n_inputs  # the fallback: more children than variables
+    row = clause_partition(context, alpha, numpy_rng(seed, "t"))
+    check_split(row[None, :], alpha, context, max_imbalance=2)
+    if alpha <= n_vars:
+        assert np.array_equal(row[:n_vars], row[n_vars:])
+
+
+@pytest.mark.parametrize(("n_vars", "n_clauses", "seed"),
+                         [(12, 8, 0), (12, 8, 1), (14, 16, 3), (14, 16, 6), (16, 12, 6)])
+def test_clause_split_finds_the_best_balanced_bisection_on_small_formulas(n_vars, n_clauses,
+                                                                          seed):
+    # A regression check on fixed formulas (the algorithm is a heuristic, not exact in general).
+    formula = random_formula(n_vars, n_clauses, 3, "dnf", seed=seed)
+    context = SplitContext.for_formula(formula)
+    got = clause_integrity(clause_partition(context, 2, numpy_rng(seed, "t")), context)
+    variables = np.array([[abs(lit) - 1 for lit in clause] for clause in formula.clauses])
+    best = 0
+    # Variable 0 goes to group 1 without loss of generality.
+    for half in itertools.combinations(range(1, n_vars), n_vars // 2 - 1):
+        labels = np.zeros(n_vars, dtype=int)
+        labels[[0, *half]] = 1
+        groups = labels[variables]
+        best = max(best, int((groups == groups[:, :1]).all(axis=1).sum()))
+    assert got == best / n_clauses
+
+
+def test_clause_split_needs_clauses():
+    context = SplitContext.without_clauses(6)
+    with pytest.raises(SatbenchError, match="needs the formula's clauses"):
+        get_splitter("clause").split(np.ones((2, 6)), 2, context, numpy_rng(0, "t"))
+
+
+def test_clause_integrity_counts_whole_clauses_and_averages_over_parents():
+    context = SplitContext.for_formula(Formula(4, ((1, 2), (3, -4)), "cnf"), "literals")
+    whole_both = np.array([0, 0, 1, 1, 0, 0, 1, 1], dtype=np.int8)
+    whole_first = np.array([0, 0, 1, 0, 0, 0, 1, 1], dtype=np.int8)
+    assert clause_integrity(whole_both, context) == 1.0
+    assert clause_integrity(whole_first, context) == 0.5
+    assert clause_integrity(np.stack([whole_both, whole_first]), context) == 0.75
+    # Under 'literals' a clause's inputs include the negated inputs of its variables.
+    split_literal = np.array([0, 0, 1, 1, 1, 0, 1, 1], dtype=np.int8)
+    assert clause_integrity(split_literal, context) == 0.5
+
+
+def test_unknown_splitter_names_the_known_ones():
+    with pytest.raises(SatbenchError) as info:
+        get_splitter("magic")
+    message = str(info.value)
+    assert "'magic'" in message and "\n" not in message
+    for name in BUILT_INS:
+        assert name in message
+
+
+def test_a_plugin_registers_with_one_line_and_duplicates_are_refused():
+    @register_splitter
+    class Alternating:
+        name = "test-alternating"
+        shared = True
+
+        def split(self, weight, alpha, context, rng):
+            row = (np.arange(context.n_inputs) % alpha).astype(np.int8)
+            return np.tile(row, (len(weight), 1))
+
+    try:
+        assert "test-alternating" in splitter_names()
+        context = SplitContext.without_clauses(5)
+        check_splitter(get_splitter("test-alternating"), 3, context, numpy_rng(0, "t"),
+                       max_imbalance=1)
+        with pytest.raises(SatbenchError, match="already registered"):
+            register_splitter(Alternating())
+        register_splitter(Alternating(), replace=True)
+    finally:
+        unregister_splitter("test-alternating")
+    assert "test-alternating" not in splitter_names()
+
+
+def test_register_refuses_objects_that_are_not_splitters():
+    class Nameless:
+        shared = True
+
+        def split(self, weight, alpha, context, rng):
+            return None
+
+    with pytest.raises(SatbenchError, match="name"):
+        register_splitter(Nameless())
+
+
+def test_check_split_reports_what_is_wrong():
+    context = SplitContext.without_clauses(4)
+    with pytest.raises(AssertionError, match="dtype int8"):
+        check_split(np.zeros((2, 4), dtype=np.int64), 2, context)
+    with pytest.raises(AssertionError, match=r"parent 1: child 1 gets no input"):
+        check_split(np.array([[0, 1, 0, 1], [0, 0, 0, 0]], dtype=np.int8), 2, context)
+    with pytest.raises(AssertionError, match=r"child\[0, 2\] = 5 is outside"):
+        check_split(np.array([[0, 1, 5, 1]], dtype=np.int8), 2, context)
+    with pytest.raises(AssertionError, match=r"parent 0: child sizes \[3, 1\] differ by 2"):
+        check_split(np.array([[0, 0, 0, 1]], dtype=np.int8), 2, context, max_imbalance=1)
+    with pytest.raises(AssertionError, match="shared split: parent 1 sends input 0"):
+        check_split(np.array([[0, 1, 0, 1], [1, 0, 0, 1]], dtype=np.int8), 2, context,
+                    shared=True)
+
+
+def test_split_context_validates_clauses_and_shapes():
+    with pytest.raises(SatbenchError, match="no network input"):
+        SplitContext(3, np.arange(3), ((1, 4),))
+    with pytest.raises(SatbenchError, match="input_variable"):
+        SplitContext(3, np.arange(4), None)
+    context = SplitContext.for_formula(Formula(3, ((1, -3),), "cnf"), "literals")
+    assert context.input_variable.tolist() == [0, 1, 2, 0, 1, 2]
+    assert [g.tolist() for g in context.clause_inputs()] == [[0, 2, 3, 5]]
+
+
+@given(spec=task_specs())
+@settings(max_examples=30, deadline=None)
+def test_a_task_spec_and_its_formula_give_a_context_of_the_right_width(spec):
+    formula = random_formula(spec.n_vars, spec.n_clauses, spec.width, spec.form, spec.seed,
+                             spec.planted)
+    context = SplitContext.for_formula(formula, spec.encoding)
+    assert context.n_inputs == spec.n_inputs
+    assert len(context.clause_inputs()) == spec.n_clauses
