@@ -10,6 +10,7 @@ from satbench.errors import SatbenchError
 from satbench.fingerprint import sha256_of
 from satbench.generators.formula import FORMS
 from satbench.generators.random_formula import check_counts
+from satbench.models.splitters import get_splitter
 
 ENCODINGS = ("pm1", "literals")
 TARGETS = ("formula", "clauses")
@@ -100,6 +101,8 @@ class TaskSpec:
         return dataclasses.replace(self, **changes)
 
 
+# The task an experiment runs on when the user names no other: the FPE paper's Boolean DNF setting.
+EXPERIMENT_TASK_DEFAULTS = {"n_vars": 32, "n_clauses": 8, "form": "dnf"}
 OUTPUT_SCALES = ("copy", "divide")
 ARMS = ("dense", "fpe", "wide_dense", "sparse_scratch", "dense_reset")
 DEFAULT_ARMS = ("dense", "fpe", "wide_dense", "sparse_scratch")
@@ -138,6 +141,7 @@ class RunSpec:
         _check_int("batch_size", self.batch_size, 0)
         _check_int("seed", self.seed, 0)
         _check_choice("output_scale", self.output_scale, OUTPUT_SCALES)
+        get_splitter(self.split)  # an unknown name fails here, listing the known ones
         if self.alpha > self.task.n_inputs:
             raise SatbenchError(f"alpha: {self.alpha} children cannot have disjoint non-empty "
                                 f"inputs from {self.task.n_inputs} inputs")

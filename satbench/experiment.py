@@ -1,0 +1,146 @@
+"""One RunSpec end to end: the dense baseline, FPE and the reference arms on one task.
+
+Arms (all share the task, the data order and, where it applies, the initialisation):
+- dense:          T1 + T2 steps of the dense MLP;
+- fpe:            the dense model after T1, expanded and pruned to the same non-zero budget, then
+                  T2 steps with fixed masks and a fresh optimizer;
+- dense_reset:    the dense model after T1 with a fresh optimizer for T2 (isolates the reset);
+- wide_dense:     alpha*h dense neurons trained T1 + T2 (alpha times the parameters: a ceiling);
+- sparse_scratch: FPE's final masks on a fresh alpha*h network, trained T1 + T2 (sparsity
+                  without splitting a trained neuron).
+"""
+
+import copy
+import time
+from dataclasses import dataclass
+from functools import partial
+
+import numpy as np
+import torch
+
+from satbench.generators.dataset import Dataset, build_dataset
+from satbench.metrics import accuracy, balanced_accuracy, bce_loss, gram, interference_summary
+from satbench.models import MLP, SplitContext, expand
+from satbench.models.training import make_optimizer, train_steps
+from satbench.provenance import provenance
+from satbench.rng import numpy_rng, torch_generator
+from satbench.specs import RunSpec
+
+
+@dataclass
+class TrainedArm:
+    method: str
+    model: MLP
+    wall_seconds: float
+    clause_integrity: float = float("nan")
+
+
+def train_arms(run: RunSpec, dataset: Dataset) -> list[TrainedArm]:
+    task, arms = run.task, run.arms
+    total = run.warmup_steps + run.expanded_steps
+    phase = partial(train_steps, inputs=dataset.inputs("train"), targets=dataset.targets("train"),
+                    batch_size=run.batch_size, seed=run.seed)
+    optimizer = partial(make_optimizer, learning_rate=run.learning_rate,
+                        weight_decay=run.weight_decay)
+    trained = []
+
+    start = time.perf_counter()
+    dense = MLP(task.n_inputs, run.neurons, task.n_outputs, torch_generator(run.seed, "init"))
+    dense_optimizer = optimizer(dense)
+    phase(dense, dense_optimizer, first_step=0, steps=run.warmup_steps)
+    warm = copy.deepcopy(dense)
+    warmup_seconds = time.perf_counter() - start
+    phase(dense, dense_optimizer, first_step=run.warmup_steps, steps=run.expanded_steps)
+    trained.append(TrainedArm("dense", dense, time.perf_counter() - start))
+
+    def continue_from_warm(method, model, clause_integrity=float("nan")):
+        start = time.perf_counter()
+        phase(model, optimizer(model), first_step=run.warmup_steps, steps=run.expanded_steps)
+        seconds = warmup_seconds + time.perf_counter() - start
+        trained.append(TrainedArm(method, model, seconds, clause_integrity))
+
+    if "dense_reset" in arms:
+        continue_from_warm("dense_reset", copy.deepcopy(warm))
+    expansion = None
+    if "fpe" in arms or "sparse_scratch" in arms:
+        context = SplitContext.for_formula(dataset.formula, task.encoding)
+        expansion = expand(warm, run.alpha, run.split, context, numpy_rng(run.seed, "split"),
+                           output_scale=run.output_scale)
+    if "fpe" in arms:
+        continue_from_warm("fpe", copy.deepcopy(expansion.model), expansion.clause_integrity)
+
+    def from_scratch(method, masks=None, clause_integrity=float("nan")):
+        start = time.perf_counter()
+        model = MLP(task.n_inputs, run.alpha * run.neurons, task.n_outputs,
+                    torch_generator(run.seed, "init-wide"))
+        if masks is not None:
+            model.fc1.set_mask(masks[0])
+            model.fc2.set_mask(masks[1])
+        phase(model, optimizer(model), first_step=0, steps=total)
+        trained.append(TrainedArm(method, model, time.perf_counter() - start, clause_integrity))
+
+    if "wide_dense" in arms:
+        from_scratch("wide_dense")
+    if "sparse_scratch" in arms:
+        masks = (expansion.model.fc1.mask, expansion.model.fc2.mask)
+        from_scratch("sparse_scratch", masks, expansion.clause_integrity)
+    return trained
+
+
+def evaluate_arm(arm: TrainedArm, run: RunSpec, dataset: Dataset) -> dict:
+    """One flat results row: spec fields, metrics, fingerprints, provenance."""
+    task = run.task
+    model = arm.model.eval()
+    with torch.no_grad():
+        logits = {split: model(dataset.inputs(split)) for split in ("train", "test")}
+    targets = {split: dataset.targets(split) for split in ("train", "test")}
+    w1 = model.fc1.effective_weight().detach()
+    test_clauses = dataset.clause_values[dataset.split_rows("test")]
+    interference = interference_summary(w1, model.fc1.bias.detach(), dataset.formula,
+                                        task.encoding, dataset.inputs("test"), test_clauses)
+    return {
+        "run_key": run.key,
+        "method": arm.method,
+        "split": run.split,
+        "alpha": run.alpha,
+        "neurons": run.neurons,
+        "width_hidden": model.width,
+        "clauses": task.n_clauses,
+        "vars": task.n_vars,
+        "width": task.width,
+        "form": task.form,
+        "encoding": task.encoding,
+        "target": task.target,
+        "planted": task.planted,
+        "n_train": task.n_train,
+        "n_test": task.n_test,
+        "seed": run.seed,
+        "task_seed": task.seed,
+        "output_scale": run.output_scale,
+        "warmup_steps": run.warmup_steps,
+        "expanded_steps": run.expanded_steps,
+        "learning_rate": run.learning_rate,
+        "batch_size": run.batch_size,
+        "weight_decay": run.weight_decay,
+        "test_accuracy": accuracy(logits["test"], targets["test"]),
+        "train_accuracy": accuracy(logits["train"], targets["train"]),
+        "test_balanced_accuracy": balanced_accuracy(logits["test"], targets["test"]),
+        "test_loss": bce_loss(logits["test"], targets["test"]),
+        "train_loss": bce_loss(logits["train"], targets["train"]),
+        "majority_accuracy": float(max(dataset.labels[dataset.split_rows("test")].mean(),
+                                       1 - dataset.labels[dataset.split_rows("test")].mean())),
+        "nnz_weights": model.nnz_weights(),
+        "nnz_biases": model.nnz_biases(),
+        **interference,
+        "clause_integrity": arm.clause_integrity,
+        "gram": gram(w1).astype(np.float32).ravel().tolist(),
+        "task_fingerprint": task.fingerprint,
+        "dataset_fingerprint": dataset.fingerprint,
+        **provenance(),
+        "wall_seconds": arm.wall_seconds,
+    }
+
+
+def run_experiment(run: RunSpec, dataset: Dataset | None = None) -> list[dict]:
+    dataset = dataset if dataset is not None else build_dataset(run.task)
+    return [evaluate_arm(arm, run, dataset) for arm in train_arms(run, dataset)]

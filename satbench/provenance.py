@@ -1,0 +1,36 @@
+"""What produced a result: package version, git commit, torch version, device."""
+
+import functools
+import platform
+import subprocess
+from pathlib import Path
+
+import torch
+
+import satbench
+
+
+@functools.cache
+def git_commit() -> str:
+    """HEAD of the checkout satbench runs from, with -dirty for local changes; unknown if none."""
+    root = Path(satbench.__file__).resolve().parents[1]
+    try:
+        commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True,
+                                text=True, check=True, timeout=10).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"],
+                               cwd=root, capture_output=True, text=True, timeout=10).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+    return commit + ("-dirty" if dirty else "")
+
+
+def device_name(device: torch.device | str = "cpu") -> str:
+    device = torch.device(device)
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    return f"cpu ({platform.machine()}, {torch.get_num_threads()} threads)"
+
+
+def provenance(device: torch.device | str = "cpu") -> dict[str, str]:
+    return {"satbench_version": satbench.__version__, "git_commit": git_commit(),
+            "torch_version": torch.__version__, "device": device_name(device)}

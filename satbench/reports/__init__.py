@@ -1,0 +1,1 @@
+"""Aggregation, statistics, tables and figures. Reports read stored results and never retrain."""

@@ -1,0 +1,283 @@
+"""Conclusions computed from stored results: each claim gets yes, no or inconclusive from CIs.
+
+yes: the 95% CIs of the effect exclude 0 on the side the claim names; no: they exclude 0 on the
+other side; inconclusive otherwise. Two intervals must agree: a percentile bootstrap (resampling
+seeds within each cell) and a Student t interval. A trend along fewer than two grid points cannot
+be computed and says so. Accuracy effects are in points (percentage points of test accuracy).
+"""
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import polars as pl
+
+from satbench.reports import stats
+from satbench.reports.aggregate import (
+    Results,
+    across_runs,
+    arm_difference,
+    col,
+    groups_by_cell,
+    paired,
+)
+
+PAPER_FIXED = 8  # the paper's lines: gain vs clauses at 8 neurons, gain vs neurons at 8 clauses
+TRENDS = (  # (varying, fixed, claimed direction, claim)
+    ("clauses", "neurons", +1, "the gain grows with clauses"),
+    ("neurons", "clauses", -1, "the gain falls as neurons are added"),
+)
+
+
+@dataclass(frozen=True)
+class Conclusion:
+    topic: str
+    claim: str
+    verdict: str  # yes | no | inconclusive | cannot compute
+    evidence: str
+
+
+def points(value: float, signed: bool = True) -> str:
+    """A fraction of accuracy as percentage points."""
+    if value is None or math.isnan(value):
+        return "n/a"
+    return f"{100 * value:+.2f}" if signed else f"{100 * value:.2f}"
+
+
+def ci_points(low: float, high: float) -> str:
+    return f"[{points(low)}, {points(high)}]"
+
+
+def line_label(setting: str, alpha, split) -> str:
+    label = f"α={alpha}, {split} split"
+    return f"{label}, {setting}" if setting else label
+
+
+def lines(frame: pl.DataFrame, by=("setting", "alpha", "split")):
+    """(setting, alpha, split) -> sub-frame, in sorted order."""
+    if frame.is_empty():
+        return []
+    return [(tuple(k), f) for k, f in frame.sort(*by).group_by(*by, maintain_order=True)]
+
+
+def _pooled(frame: pl.DataFrame, value: str = "diff") -> tuple[stats.Estimate, stats.Summary]:
+    return stats.pooled_mean(groups_by_cell(frame, value)), stats.summarize(frame[value])
+
+
+def intervals(estimate: stats.Estimate, scale=points) -> str:
+    return (f"95% CI {scale(estimate.low)} to {scale(estimate.high)} (bootstrap), "
+            f"{scale(estimate.t_low)} to {scale(estimate.t_high)} (t)")
+
+
+def _difference_evidence(estimate: stats.Estimate, summary: stats.Summary, what: str) -> str:
+    return (f"{what} {points(estimate.value)} points, {intervals(estimate)}; positive in "
+            f"{summary.positive} of {summary.n} pairs; paired t-test {p_text(summary.p)}")
+
+
+def format_p(p: float) -> str:
+    if p is None or math.isnan(p):
+        return "n/a"
+    return f"{p:.2g}" if p >= 1e-4 else "<1e-4"
+
+
+def p_text(p: float) -> str:
+    text = format_p(p)
+    return f"p < {text[1:]}" if text.startswith("<") else f"p = {text}"
+
+
+def _compare(topic: str, claim: str, frame: pl.DataFrame, what: str, direction: int = 1,
+             extra: str = "") -> Conclusion:
+    estimate, summary = _pooled(frame)
+    evidence = _difference_evidence(estimate, summary, what) + extra
+    return Conclusion(topic, claim, stats.joint_verdict(estimate, direction), evidence)
+
+
+def pooled_gain(results: Results) -> list[Conclusion]:
+    out = []
+    for (setting, alpha, split), frame in lines(paired(results.runs)):
+        relative = stats.pooled_mean(groups_by_cell(frame, "rel_gain"))
+        cells = frame.select("neurons", "clauses").n_unique()
+        out.append(_compare(
+            "FPE vs dense", f"FPE beats dense, pooled over {cells} cells "
+            f"({line_label(setting, alpha, split)})",
+            frame.rename({"gain": "diff"}), "mean gain",
+            extra=f"; relative gain {100 * relative.value:+.2f}%"))
+    return out
+
+
+def choose_fixed(runs: pl.DataFrame, vary: str, fixed: str, preferred: int = PAPER_FIXED):
+    """The fixed value for a trend: `preferred` if some line has >= 2 points there, else the
+    value with the most distinct points (or None if no value gives a trend)."""
+    runs = paired(runs)
+    if runs.is_empty():
+        return None
+    counts = (runs.group_by(fixed, "setting", "alpha", "split").agg(pl.col(vary).n_unique())
+              .group_by(fixed).agg(pl.col(vary).max()).sort(fixed))
+    best = dict(zip(counts[fixed], counts[vary], strict=True))
+    if best.get(preferred, 0) >= 2:
+        return preferred
+    candidates = [v for v, n in best.items() if n >= 2]
+    return max(candidates, key=lambda v: (best[v], -abs(v - preferred))) if candidates else None
+
+
+def trend_groups(frame: pl.DataFrame, vary: str, value: str = "gain"):
+    """(x values, per-x samples) along one line."""
+    grouped = frame.group_by(vary).agg(pl.col(value)).sort(vary)
+    return list(grouped[vary]), [list(v) for v in grouped[value]]
+
+
+def trends(results: Results) -> list[Conclusion]:
+    out = []
+    runs = paired(results.runs)
+    for vary, fixed, direction, claim in TRENDS:
+        topic = f"gain vs {vary}"
+        at_paper = runs.filter(pl.col(fixed) == PAPER_FIXED)
+        chosen = choose_fixed(runs, vary, fixed)
+        if at_paper.is_empty():
+            present = sorted(runs[fixed].unique()) if not runs.is_empty() else []
+            out.append(Conclusion(topic, f"At {PAPER_FIXED} {fixed} {claim}", "cannot compute",
+                                  f"no runs at {fixed} = {PAPER_FIXED} (grid has {fixed} "
+                                  f"{present})"))
+        for value in dict.fromkeys([PAPER_FIXED] + ([chosen] if chosen is not None else [])):
+            for (setting, alpha, split), frame in lines(runs.filter(pl.col(fixed) == value)):
+                xs, groups = trend_groups(frame, vary)
+                label = f"At {value} {fixed} {claim} ({line_label(setting, alpha, split)})"
+                slope = stats.trend_slope(np.log2(xs), groups)
+                if slope is None:
+                    out.append(Conclusion(topic, label, "cannot compute",
+                                          f"only {vary} = {xs} at {fixed} = {value}: a trend "
+                                          f"needs at least two"))
+                    continue
+                means = ", ".join(f"{x}: {points(np.mean(g))}" for x, g in
+                                  zip(xs, groups, strict=True))
+                out.append(Conclusion(topic, label, stats.joint_verdict(slope, direction),
+                                      f"slope {points(slope.value)} points per doubling of "
+                                      f"{vary}, {intervals(slope)}; mean gain by {vary}: "
+                                      f"{means}"))
+    return out
+
+
+def alphas(results: Results) -> list[Conclusion]:
+    runs = paired(results.runs)
+    values = sorted(runs["alpha"].unique()) if not runs.is_empty() else []
+    out = []
+    for higher in values[1:]:
+        pairs = across_runs(runs, "alpha", higher, values[0], "gain", keep=("setting",))
+        for (setting, split), frame in lines(pairs, by=("setting", "split")):
+            out.append(_compare(
+                "expansion factor", f"Gains grow from α={values[0]} to α={higher} "
+                f"({split} split{', ' + setting if setting else ''})", frame,
+                f"gain at α={higher} minus gain at α={values[0]}:"))
+    return out
+
+
+def splits(results: Results) -> list[Conclusion]:
+    out = []
+    runs = results.runs.filter(pl.col(col("fpe")).is_not_null()) \
+        if col("fpe") in results.runs.columns else results.runs.clear()
+    comparisons = (("clause", "random", "clause split vs random split",
+                    "The clause split beats the random split"),
+                   ("random", "random-shared", "per-parent vs shared split",
+                    "A per-parent random split beats one random split shared by all parents"),
+                   ("clause", "clause-shared", "per-parent vs shared split",
+                    "A per-parent clause split beats a shared clause split"))
+    present = set(runs["split"].unique()) if not runs.is_empty() else set()
+    for a, b, topic, claim in comparisons:
+        if not {a, b} <= present:
+            continue
+        pairs = across_runs(runs, "split", a, b, col("fpe"), keep=("setting",))
+        recovered = {}  # each split's own gain over dense, for context
+        if "gain" in runs.columns:
+            gains = across_runs(paired(runs), "split", a, b, "gain", keep=("setting",))
+            for key, frame in lines(gains, by=("setting", "alpha")):
+                gain_a, gain_b = frame["a"].mean(), frame["b"].mean()
+                share = (f" ({100 * gain_b / gain_a:.0f}% of it)" if gain_a > 0 and gain_b > 0
+                         else "")
+                recovered[key] = (f"; mean gain over dense: {a} {points(gain_a)}, {b} "
+                                  f"{points(gain_b)} points{share}")
+        for (setting, alpha), frame in lines(pairs, by=("setting", "alpha")):
+            where = f"α={alpha}, {setting}" if setting else f"α={alpha}"
+            out.append(_compare(topic, f"{claim} ({where})", frame,
+                                f"FPE test accuracy, {a} minus {b}:",
+                                extra=recovered.get((setting, alpha), "")))
+    return out
+
+
+def output_scales(results: Results) -> list[Conclusion]:
+    runs = results.runs
+    if "output_scale" not in runs.columns or col("fpe") not in runs.columns:
+        return []
+    if not {"copy", "divide"} <= set(runs["output_scale"].unique()):
+        return []
+    pairs = across_runs(runs, "output_scale", "divide", "copy", col("fpe"))
+    return [_compare("copy vs divide", f"Dividing W2 by α beats copying it "
+                                       f"(α={alpha}, {split} split)",
+                     frame, "FPE test accuracy, divide minus copy:")
+            for (alpha, split), frame in lines(pairs, by=("alpha", "split"))]
+
+
+def arms(results: Results) -> list[Conclusion]:
+    out = []
+    for other, claim in (("sparse_scratch", "FPE beats sparse_scratch (FPE's final masks "
+                                            "trained from scratch)"),
+                         ("dense_reset", "FPE beats dense_reset (the warm dense model with a "
+                                         "fresh optimizer)"),
+                         ("wide_dense", "FPE stays below the wide_dense ceiling (α·h dense "
+                                        "neurons)")):
+        if other not in results.methods or "fpe" not in results.methods:
+            continue
+        diffs = arm_difference(results.runs, "fpe", other)
+        for (setting, alpha, split), frame in lines(diffs):
+            label = f"{claim} ({line_label(setting, alpha, split)})"
+            out.append(_compare(f"FPE vs {other}", label, frame, f"FPE minus {other}:",
+                                direction=-1 if other == "wide_dense" else 1))
+    return out
+
+
+def _signed(value: float) -> str:
+    return "n/a" if value is None or math.isnan(value) else f"{value:+.4f}"
+
+
+MEASURES = (  # (metric, name, direction of the claim)
+    ("mean_abs_cos", "mean |cos| between neuron weight vectors (all pairs)", -1),
+    ("mean_abs_cos_shared_inputs", "mean |cos| over neuron pairs that share inputs", -1),
+    ("capacity_total", "total feature capacity", +1),
+)
+
+
+def interference(results: Results) -> list[Conclusion]:
+    """Per line: does each interference measure move after FPE, and does Δcapacity track gain."""
+    out = []
+    for metric, name, direction in MEASURES:
+        deltas = arm_difference(paired(results.runs), "fpe", "dense", metric)
+        for (setting, alpha, split), frame in lines(deltas):
+            estimate = stats.pooled_mean(groups_by_cell(frame))
+            moved = int((frame["diff"] * direction > 0).sum())
+            verb, past = ("falls", "fell") if direction < 0 else ("rises", "rose")
+            where = line_label(setting, alpha, split)
+            out.append(Conclusion(
+                "interference", f"The {name} {verb} after FPE ({where})",
+                stats.joint_verdict(estimate, direction),
+                f"Δ (fpe − dense) {_signed(estimate.value)}, {intervals(estimate, _signed)}; "
+                f"it {past} in {moved} of {len(frame)} runs"))
+            if metric != "capacity_total":
+                continue
+            fit = stats.least_squares(frame["diff"], frame["gain"])
+            if fit is None:
+                out.append(Conclusion("interference", "A larger rise in capacity goes with a "
+                                      f"larger gain ({line_label(setting, alpha, split)})",
+                                      "cannot compute", "fewer than 3 runs or no spread in Δ"))
+                continue
+            out.append(Conclusion(
+                "interference", "A larger rise in capacity goes with a larger gain "
+                f"({line_label(setting, alpha, split)})",
+                stats.joint_verdict(fit.slope_estimate, +1),
+                f"least squares: gain = {100 * fit.slope:+.3g} points per unit Δcapacity, "
+                f"{intervals(fit.slope_estimate, lambda v: f'{100 * v:+.3g}')}, the "
+                f"bootstrap resampling runs; R² = {fit.r2:.2f} over {fit.n} runs"))
+    return out
+
+
+def all_conclusions(results: Results) -> list[Conclusion]:
+    return (pooled_gain(results) + trends(results) + alphas(results) + splits(results)
+            + output_scales(results) + arms(results) + interference(results))

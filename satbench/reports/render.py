@@ -1,0 +1,345 @@
+"""report.md and its figures from a results store. Reads stored rows only; never trains.
+
+write_report builds everything in a temporary directory inside out_dir and moves the files into
+place at the end, report.md last, so a failure never leaves a half-written report.
+"""
+
+import json
+import math
+import os
+import shutil
+import tempfile
+from collections import Counter
+from pathlib import Path
+
+import polars as pl
+
+from satbench.reports import figures, stats
+from satbench.reports.aggregate import (
+    SETTING_COLUMNS,
+    Results,
+    arm_difference,
+    col,
+    groups_by_cell,
+    load,
+    paired,
+)
+from satbench.reports.conclusions import (
+    Conclusion,
+    all_conclusions,
+    ci_points,
+    format_p,
+    line_label,
+    lines,
+    points,
+)
+
+# Manifest keys (SweepSpec fields) and the row columns they fill.
+MANIFEST_COLUMNS = {"n_vars": "vars", "width": "width", "form": "form", "encoding": "encoding",
+                    "target": "target", "n_train": "n_train", "n_test": "n_test",
+                    "warmup_steps": "warmup_steps", "expanded_steps": "expanded_steps",
+                    "learning_rate": "learning_rate", "batch_size": "batch_size",
+                    "output_scale": "output_scale"}
+PAPER_CELL = {"neurons": 8, "clauses": 8, "alpha": 2,
+              "values": {"dense": 0.787, "random": 0.887, "clause": 0.994}}
+
+
+def table(headers: list[str], rows: list[list]) -> str:
+    lines_ = ["| " + " | ".join(headers) + " |", "|" + "|".join("---" for _ in headers) + "|"]
+    lines_ += ["| " + " | ".join(str(v) for v in row) + " |" for row in rows]
+    return "\n".join(lines_)
+
+
+def percent_ci(summary: stats.Summary) -> str:
+    """A mean accuracy with its 95% t half-width, in %."""
+    if summary.n == 0:
+        return "–"
+    if math.isnan(summary.half_width):
+        return f"{100 * summary.mean:.1f}"
+    return f"{100 * summary.mean:.1f} ± {100 * summary.half_width:.1f}"
+
+
+def _counts(frame: pl.DataFrame, column: str) -> str:
+    if column not in frame.columns:
+        return "not recorded"
+    counts = Counter(frame[column].fill_null("unknown").to_list())
+    return "; ".join(f"{value} ({n} rows)" for value, n in counts.most_common())
+
+
+def _manifests(results: Results) -> list[str]:
+    out = []
+    for source in results.sources:
+        for path in sorted((source / "sweeps").glob("*.json")):
+            try:
+                spec = json.loads(path.read_text())
+                cells = [tuple(c) for c in spec["cells"]]
+                asked = len(cells) * len(spec["alphas"]) * len(spec["splits"]) * spec["seeds"]
+            except (OSError, ValueError, KeyError, TypeError) as error:
+                out.append(f"`{path}`: unreadable manifest ({type(error).__name__})")
+                continue
+            in_cells = pl.lit(False)
+            for h, m in cells:
+                in_cells = in_cells | ((pl.col("neurons") == h) & (pl.col("clauses") == m))
+            runs = results.runs.filter(
+                in_cells & pl.col("alpha").is_in(spec["alphas"])
+                & pl.col("split").is_in(spec["splits"]) & (pl.col("seed") < spec["seeds"]))
+            for key, column in MANIFEST_COLUMNS.items():
+                if key in spec and column in runs.columns:
+                    runs = runs.filter(pl.col(column) == spec[key])
+            out.append(f"`{path.name}`: sweep **{spec.get('name')}**: cells (h, m) "
+                       f"{', '.join(f'({h}, {m})' for h, m in cells)}; α {spec['alphas']}; "
+                       f"splits {', '.join(spec['splits'])}; {spec['seeds']} seeds; arms "
+                       f"{', '.join(spec.get('arms', []))}; steps {spec.get('warmup_steps')} + "
+                       f"{spec.get('expanded_steps')}; output scale {spec.get('output_scale')}: "
+                       f"**{runs.height} of {asked} runs stored**")
+    return out or ["none found (no `sweeps/*.json` in the results dir)"]
+
+
+def header(results: Results) -> list[str]:
+    rows, runs = results.rows, results.runs
+    wall = rows["wall_seconds"].sum() if "wall_seconds" in rows.columns else math.nan
+    fixed = [f"{c}={runs[c][0]}" for c in SETTING_COLUMNS
+             if c in runs.columns and c not in results.settings and runs.height]
+    out = ["# satbench report: Fixed Parameter Expansion vs dense", "",
+           f"- Results: {', '.join(f'`{s}`' for s in results.sources)}",
+           f"- Stored: {runs.height} runs, {rows.height} rows (one per arm); arms present: "
+           f"{', '.join(results.methods)}",
+           f"- Grid: neurons {sorted(runs['neurons'].unique())}, clauses "
+           f"{sorted(runs['clauses'].unique())}, α {sorted(runs['alpha'].unique())}, splits "
+           f"{', '.join(sorted(runs['split'].unique()))}, seeds "
+           f"{sorted(runs['seed'].unique())}",
+           f"- Same in every run: {', '.join(fixed) if fixed else 'nothing beyond the grid'}"]
+    if results.settings:
+        out.append(f"- Varies between runs besides the grid (compared only within one value): "
+                   f"{', '.join(results.settings)}")
+    out.append("- Sweep manifests:")
+    out += [f"  - {line}" for line in _manifests(results)]
+    out += [f"- satbench version: {_counts(rows, 'satbench_version')}",
+            f"- git commit: {_counts(rows, 'git_commit')}",
+            f"- torch version: {_counts(rows, 'torch_version')}",
+            f"- device: {_counts(rows, 'device')}",
+            f"- Total wall time of stored runs: {wall / 60:.1f} min (sum of per-arm "
+            f"wall_seconds; the FPE and dense_reset arms each include the shared warm-up)", ""]
+    return out
+
+
+def pooled_section(results: Results) -> list[str]:
+    runs = paired(results.runs)
+    out = ["## FPE gain over dense, pooled over cells", ""]
+    if runs.is_empty():
+        return out + ["No run holds both a dense and an FPE arm: nothing to compare.", ""]
+    rows, cell_widths = [], []
+    for (setting, alpha, split), frame in lines(runs):
+        gain, relative = stats.summarize(frame["gain"]), stats.summarize(frame["rel_gain"])
+        boot = stats.pooled_mean(groups_by_cell(frame, "gain"))
+        cells = frame.group_by("neurons", "clauses").agg(pl.col("gain"))
+        cell_widths += [stats.summarize(g).half_width for g in cells["gain"]]
+        rows.append([line_label(setting, alpha, split), cells.height, gain.n,
+                     f"{points(gain.mean)} ± {points(gain.se, False)}",
+                     ci_points(gain.low, gain.high), ci_points(boot.low, boot.high),
+                     format_p(gain.p), f"{100 * relative.mean:+.2f} ± {100 * relative.se:.2f}",
+                     f"{gain.positive} of {gain.n}"])
+    out.append(table(["line", "cells", "runs", "mean gain ± SE (points)", "95% CI (t)",
+                      "95% CI (bootstrap)", "p (paired t)", "relative gain ± SE (%)",
+                      "FPE ahead"], rows))
+    widths = sorted(w for w in cell_widths if not math.isnan(w))
+    seeds = sorted(runs.group_by("setting", "alpha", "split", "neurons", "clauses").len()["len"]
+                   .unique())
+    out += ["", "Gain = FPE minus dense test accuracy of the same run (same task, data order and "
+                "warm-up), in percentage points; relative gain = fpe / dense − 1."]
+    if widths:
+        count = f"{seeds[0]}" if len(seeds) == 1 else f"{seeds[0]} to {seeds[-1]}"
+        out += ["", f"**Noise.** With {count} seeds per cell, a single cell's "
+                    f"95% CI on the gain is ±{100 * widths[len(widths) // 2]:.1f} points wide "
+                    f"(median; range ±{100 * widths[0]:.1f} to ±{100 * widths[-1]:.1f}). "
+                    f"Per-cell gains of a few percent are not reliable at this number of seeds; "
+                    f"the pooled paired differences above are."]
+    return out + [""]
+
+
+def cell_section(results: Results) -> list[str]:
+    runs = results.runs
+    out = ["## Results per cell", "",
+           "Test accuracy in %, mean ± 95% CI half-width (Student t over seeds, n − 1 df). "
+           "wide_dense (α·h dense neurons, α times the weights) is the ceiling, majority the "
+           "floor. Train accuracy shows overfitting. Gain: FPE minus dense in points, mean ± 95% "
+           "t CI, with the paired t-test p-value (two-sided, equivalent to "
+           "scipy.stats.ttest_rel).", ""]
+    rows = []
+    by = ("setting", "alpha", "split", "neurons", "clauses")
+    for (setting, alpha, split, h, m), frame in lines(runs, by=by):
+        def arm(method, metric="test_accuracy", frame=frame):
+            name = col(method, metric)
+            return percent_ci(stats.summarize(frame[name])) if name in frame.columns else "–"
+        gain = stats.summarize(frame["gain"].drop_nulls())
+        gain_text = "–" if gain.n == 0 else (
+            f"{points(gain.mean)}" + ("" if math.isnan(gain.half_width)
+                                      else f" ± {points(gain.half_width, False)}"))
+        relative = frame["rel_gain"].drop_nulls()
+        rows.append([line_label(setting, alpha, split), h, m, f"{m / h:g}", frame.height,
+                     arm("dense"), arm("fpe"), arm("wide_dense"),
+                     percent_ci(stats.summarize(frame["majority_accuracy"]))
+                     if "majority_accuracy" in frame.columns else "–",
+                     arm("dense", "train_accuracy"), arm("fpe", "train_accuracy"), gain_text,
+                     f"{100 * relative.mean():+.1f}%" if len(relative) else "–",
+                     format_p(gain.p)])
+    out.append(table(["line", "h", "m", "m/h", "seeds", "dense", "fpe", "wide_dense",
+                      "majority", "train dense", "train fpe", "gain (points)", "rel. gain",
+                      "p"], rows))
+    flags = []
+    for method in ("dense", "fpe"):
+        if col(method) in runs.columns:
+            gap = (runs[col(method, "train_accuracy")] - runs[col(method)]).drop_nulls()
+            big = int((gap > 0.03).sum())
+            if big:
+                flags.append(f"{method}: train exceeds test by more than 3 points in {big} of "
+                             f"{len(gap)} runs (overfitting)")
+    if col("dense") in runs.columns:
+        capped = int((runs[col("dense")] > 0.99).sum())
+        if capped:
+            flags.append(f"dense is above 99% test accuracy in {capped} of {runs.height} runs, "
+                         f"which leaves FPE no room to gain there")
+    out += ["", *[f"- {f}" for f in flags]] if flags else []
+    return out + [""]
+
+
+def paper_cell_section(results: Results) -> list[str]:
+    cell = PAPER_CELL
+    runs = results.runs.filter((pl.col("neurons") == cell["neurons"])
+                               & (pl.col("clauses") == cell["clauses"])
+                               & (pl.col("alpha") == cell["alpha"]))
+    if runs.is_empty() or col("dense") not in runs.columns:
+        return []
+    out = ["## Against the paper's headline cell", "",
+           f"Boolean DNF, {cell['clauses']} clauses, {cell['neurons']} neurons, α={cell['alpha']}"
+           f" (the paper, second-hand: dense 78.7%, random split 88.7%, clause split 99.4%).", ""]
+    dense = runs.unique(["seed", "setting"], keep="first")  # one dense model per seed: the
+    rows = [["dense", f"{100 * cell['values']['dense']:.1f}",  # splits' runs share it
+             percent_ci(stats.summarize(dense[col("dense")].drop_nulls()))]]
+    for split in ("random", "clause"):
+        fpe = runs.filter(pl.col("split") == split)
+        here = (percent_ci(stats.summarize(fpe[col("fpe")].drop_nulls()))
+                if col("fpe") in fpe.columns and fpe.height else "not in store")
+        rows.append([f"FPE, {split} split", f"{100 * cell['values'][split]:.1f}", here])
+    out.append(table(["arm", "paper (%)", "this store (%, mean ± 95% t CI)"], rows))
+    return out + ["", "The task sizes, schedule and data differ from the paper's; compare the "
+                      "ordering, not the numbers.", ""]
+
+
+def interference_section(results: Results) -> list[str]:
+    runs = paired(results.runs)
+    metrics = [("mean_abs_cos", "mean abs cos (all pairs)"),
+               ("mean_abs_cos_shared_inputs", "mean abs cos (input-sharing pairs)"),
+               ("capacity_total", "total capacity")]
+    metrics = [(m, name) for m, name in metrics if col("dense", m) in runs.columns]
+    if runs.is_empty() or not metrics:
+        return []
+    rows = []
+    for (setting, alpha, split), frame in lines(runs):
+        row = [line_label(setting, alpha, split), frame.height]
+        for metric, _ in metrics:
+            dense, fpe = frame[col("dense", metric)].mean(), frame[col("fpe", metric)].mean()
+            fell = int((arm_difference(frame, "fpe", "dense", metric)["diff"] < 0).sum())
+            row.append(f"{dense:.3f} → {fpe:.3f} (fell in {fell})")
+        rows.append(row)
+    return ["## Interference", "",
+            "Mean over runs, dense → FPE, and in how many runs the measure fell. Siblings of one "
+            "parent have disjoint inputs, so their cosine is 0 by construction: a lower all-pairs "
+            "figure is not proof of less interference; the input-sharing pairs are the fairer "
+            "measure.", "",
+            table(["line", "runs", *[name for _, name in metrics]], rows), ""]
+
+
+def conclusion_section(conclusions: list[Conclusion]) -> list[str]:
+    out = ["## Conclusions (computed from the stored results)", "",
+           "Each claim is tested against two 95% intervals of its effect: a percentile "
+           "bootstrap (10,000 resamples from numpy Generator(PCG64(0)), resampling seeds within "
+           "each cell, or runs for regressions) and a Student t interval. **yes**: both exclude "
+           "0 on the side the claim names; **no**: both exclude 0 on the other side; "
+           "**inconclusive**: otherwise (the bootstrap alone is too narrow at 3 to 5 seeds). "
+           "Effects are in points of test accuracy.", ""]
+    if not conclusions:
+        return out + ["No comparison could be computed from these results.", ""]
+    topic = None
+    for c in conclusions:
+        if c.topic != topic:
+            topic = c.topic
+            out += ["", f"**{topic}**", ""]
+        out.append(f"- **{c.verdict}**: {c.claim}. {c.evidence}.")
+    return out + [""]
+
+
+def figure_section(title: str, name: str, caption: str | None, missing: str) -> list[str]:
+    if caption is None:
+        return [f"### {title}", "", f"No figure: {missing}.", ""]
+    return [f"### {title}", "", f"![{title}]({name})", "", f"*{caption}*", ""]
+
+
+def methods_section() -> list[str]:
+    return ["## Methods", "",
+            "- Pairing: every FPE-vs-dense number is a difference between the fpe and dense arms "
+            "of one run (same run key: same cell, α, split, seed, task and data). Comparisons "
+            "across runs (α, split, output scale) pair runs that agree on everything else.",
+            "- Per-cell means: Student t 95% intervals over seeds. p-values: two-sided paired "
+            "t-tests on the differences (scipy.stats.ttest_rel's statistic; the t distribution "
+            "is computed in satbench.reports.stats).",
+            "- Pooled: all paired differences of a line (α, split) across its cells; mean ± "
+            "standard error, t interval and t-test as above, and a stratified bootstrap interval "
+            "(seeds resampled within each cell).",
+            "- Trends: least-squares slope of the per-x mean gain on log2(x), in points per "
+            "doubling; its CI resamples each x's seeds independently.",
+            "- Interference fits: least squares of the gain on the change in a measure over runs; "
+            "the slope's CI resamples runs.", ""]
+
+
+def render(results: Results, directory: Path) -> tuple[str, list[str]]:
+    """Draw every figure into `directory` and return (markdown, figure file names)."""
+    made = []
+
+    def draw(function, name, *args):
+        caption = function(results, *args, directory / name)
+        if caption is not None:
+            made.append(name)
+        return caption
+
+    body = header(results)
+    if results.notes:
+        body += ["## Notes", "", *[f"- {n}" for n in results.notes], ""]
+    body += conclusion_section(all_conclusions(results))
+    body += pooled_section(results)
+    body += ["## Figures", ""]
+    settings = sorted(results.runs["setting"].unique())
+    for k, setting in enumerate(settings):
+        name = "heatmap_relative_gain.png" if k == 0 else f"heatmap_relative_gain_{k + 1}.png"
+        title = "Relative gain over the grid" + (f" ({setting})" if setting else "")
+        body += figure_section(title, name, draw(figures.heatmap, name, setting),
+                               "no run holds both a dense and an FPE arm")
+    body += figure_section("Gain along the paper's two lines", "trends.png",
+                           draw(figures.trends, "trends.png"),
+                           "no line through the grid has two or more points")
+    body += figure_section("Interference vs gain", "interference.png",
+                           draw(figures.interference, "interference.png"),
+                           "no run holds dense and FPE interference measures")
+    body += figure_section("Gram matrices at the highest pressure", "gram.png",
+                           draw(figures.gram, "gram.png"),
+                           "no run holds Gram matrices for both dense and FPE")
+    body += cell_section(results) + paper_cell_section(results) + interference_section(results)
+    body += methods_section()
+    return "\n".join(body), made
+
+
+def write_report(results_dir, out_dir) -> Path:
+    """Read the store(s) at results_dir, write report.md and figures into out_dir; return the
+    report's path. Raises SatbenchError if the store holds no valid rows."""
+    results = load(results_dir)
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=".report-", dir=out_dir))
+    try:
+        markdown, made = render(results, staging)
+        (staging / "report.md").write_text(markdown + "\n", encoding="utf-8")
+        for name in [*made, "report.md"]:  # the report last: it names the figures
+            os.replace(staging / name, out_dir / name)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return out_dir / "report.md"

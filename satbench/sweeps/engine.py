@@ -1,0 +1,53 @@
+"""Run a sweep into a results store: skip finished runs, store each result as it arrives."""
+
+import functools
+import json
+import sys
+from pathlib import Path
+
+from tqdm import tqdm
+
+from satbench.atomic import atomic_path
+from satbench.experiment import run_experiment
+from satbench.generators.dataset import build_dataset
+from satbench.specs import RunSpec
+from satbench.store import has_run, write_run
+from satbench.sweeps.executors import Executor
+from satbench.sweeps.spec import SweepSpec
+
+# Worker processes keep recent datasets: the runs of one task (every width, alpha and split at one
+# clause count and seed) share it, and building it costs more than a short training run.
+cached_dataset = functools.lru_cache(maxsize=16)(build_dataset)
+
+
+def run_one(run: RunSpec) -> tuple[RunSpec, list[dict]]:
+    return run, run_experiment(run, cached_dataset(run.task))
+
+
+def write_manifest(spec: SweepSpec, out) -> Path:
+    """Record the sweep's grid beside its results, so reports know what was asked for."""
+    path = Path(out) / "sweeps" / f"{spec.name}-{spec.fingerprint[:12]}.json"
+    with atomic_path(path) as temp:
+        temp.write_text(json.dumps(spec.to_dict(), indent=2, sort_keys=True))
+    return path
+
+
+def run_sweep(spec: SweepSpec, out, executor: Executor, progress: bool = True) -> dict:
+    """Train every run of `spec` that `out` does not hold yet. Returns counts for the caller."""
+    runs = spec.runs()
+    write_manifest(spec, out)
+    # Order by task so a worker's dataset cache sees the runs of one task close together.
+    pending = sorted((r for r in runs if not has_run(out, r.key)),
+                     key=lambda r: (r.task.n_clauses, r.task.seed, r.neurons, r.alpha, r.split))
+    done_before = len(runs) - len(pending)
+    bar = tqdm(total=len(runs), initial=done_before, unit="run", desc=spec.name,
+               disable=not progress, file=sys.stderr, smoothing=0.05)
+    stored = 0
+    try:
+        for run, rows in executor.map_unordered(run_one, pending):
+            write_run(out, run.key, rows, run.to_dict())
+            stored += 1
+            bar.update(1)
+    finally:
+        bar.close()
+    return {"runs": len(runs), "found": done_before, "trained": stored}

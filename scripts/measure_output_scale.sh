@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# FPE measurements behind issue #3's closing note and the output-scale default:
+# the quick preset's cells (8x8 headline and three high-pressure cells), 5 seeds, all five arms,
+# once with W2 copied to each child (the paper) and once divided by alpha.
+set -euo pipefail
+for scale in copy divide; do
+  satbench sweep --preset quick --seeds 5 --output-scale "$scale" \
+    --arms dense,fpe,wide_dense,sparse_scratch,dense_reset --out "results/scale-$scale" --no-progress
+done
