@@ -9,7 +9,8 @@ from satbench.fingerprint import sha256_of
 from satbench.specs import EXPERIMENT_TASK_DEFAULTS, RunSpec, TaskSpec
 
 _RUN_DEFAULTS = {f.name: f.default for f in dataclasses.fields(RunSpec)}
-_TASK_DEFAULTS = {f.name: f.default for f in dataclasses.fields(TaskSpec)} | EXPERIMENT_TASK_DEFAULTS
+_TASK_DEFAULTS = ({f.name: f.default for f in dataclasses.fields(TaskSpec)}
+                  | EXPERIMENT_TASK_DEFAULTS)
 
 
 @dataclass(frozen=True)
