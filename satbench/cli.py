@@ -12,7 +12,6 @@ from pathlib import Path
 
 from satbench.errors import SatbenchError
 from satbench.fingerprint import sha256_of
-from satbench.generators.dataset import build_dataset, task_for_formula
 from satbench.generators.dimacs import read_dimacs, read_dimacs_comments, write_dimacs
 from satbench.generators.random_formula import random_formula
 from satbench.generators.solving import count_models, is_satisfiable
@@ -103,6 +102,8 @@ def cmd_inspect(args) -> None:
 
 
 def cmd_dataset(args) -> None:
+    from satbench.generators.dataset import build_dataset, task_for_formula  # polars, torch
+
     dataset_fields = ("encoding", "target", "n_train", "n_test", "positive_fraction", "seed")
     values = _task_values(args, dataset_fields)
     if args.formula:

@@ -7,7 +7,6 @@ numbers another one draws.
 import hashlib
 
 import numpy as np
-import torch
 
 
 def _stream_words(name: str) -> list[int]:
@@ -23,7 +22,10 @@ def numpy_rng(seed: int, stream: str, *extra: int) -> np.random.Generator:
     return np.random.Generator(np.random.PCG64(seed_sequence(seed, stream, *extra)))
 
 
-def torch_generator(seed: int, stream: str, *extra: int) -> torch.Generator:
+def torch_generator(seed: int, stream: str, *extra: int):
+    """A seeded torch.Generator (torch is imported here so formula-only commands start fast)."""
+    import torch
+
     state = seed_sequence(seed, stream, *extra).generate_state(2, dtype=np.uint32)
     generator = torch.Generator()
     generator.manual_seed(((int(state[1]) << 32) | int(state[0])) & (2**63 - 1))

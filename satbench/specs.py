@@ -10,7 +10,6 @@ from satbench.errors import SatbenchError
 from satbench.fingerprint import sha256_of
 from satbench.generators.formula import FORMS
 from satbench.generators.random_formula import check_counts
-from satbench.models.splitters import get_splitter
 
 ENCODINGS = ("pm1", "literals")
 TARGETS = ("formula", "clauses")
@@ -145,6 +144,8 @@ class RunSpec:
         _check_int("batch_size", self.batch_size, 0)
         _check_int("seed", self.seed, 0)
         _check_choice("output_scale", self.output_scale, OUTPUT_SCALES)
+        from satbench.models.splitters import get_splitter  # torch: loaded only for experiments
+
         get_splitter(self.split)  # an unknown name fails here, listing the known ones
         if self.alpha > self.task.n_inputs:
             raise SatbenchError(f"alpha: {self.alpha} children cannot have disjoint non-empty "
