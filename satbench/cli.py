@@ -199,7 +199,8 @@ def _int_list(text: str) -> tuple[int, ...]:
     try:
         return tuple(int(part) for part in text.split(",") if part.strip())
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}") from None
+        raise argparse.ArgumentTypeError(
+            f"expected comma-separated integers, got {text!r}") from None
 
 
 def _name_list(text: str) -> tuple[str, ...]:
@@ -321,11 +322,30 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("results", nargs="+", help="results directories (pooled)")
     report.add_argument("--out", help="report directory (default: reports/<results dir name>)")
     report.set_defaults(handler=cmd_report)
+
+    bench = commands.add_parser("bench", help="performance benchmarks (ratios measured side by "
+                                              "side in one run)")
+    benches = bench.add_subparsers(dest="benchmark", required=True)
+    # The benchmark parses its own flags, so building this parser never imports torch.
+    kernels = benches.add_parser("kernels", add_help=False,
+                                 help="FPELinear's formats against the dense parent layer")
+    kernels.set_defaults(handler=_run_kernel_bench, passes_options=True)
     return parser
 
 
+def _run_kernel_bench(args) -> None:
+    from satbench.kernels import bench as kernel_bench
+
+    parser = kernel_bench.add_arguments(argparse.ArgumentParser(prog="satbench bench kernels"))
+    kernel_bench.run_from_args(parser.parse_args(args.extra_options))
+
+
 def main(argv=None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args, extra = parser.parse_known_args(argv)
+    if extra and not getattr(args, "passes_options", False):
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    args.extra_options = extra
     try:
         args.handler(args)
     except SatbenchError as error:
