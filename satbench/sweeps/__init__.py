@@ -1,1 +1,1 @@
-"""Running many experiments at once: batched training of many small models as one tensor program."""
+"""Sweeps: running many experiments, from grids of runs to training many small models at once."""
