@@ -254,7 +254,7 @@ def cmd_sweep(args) -> None:
     print(f"sweep {spec.name}: {len(spec.cells)} cells x {len(spec.alphas)} alpha x "
           f"{len(spec.splits)} split x {spec.seeds} seeds = {runs} runs into {out}",
           file=sys.stderr)
-    counts = run_sweep(spec, out, executor, progress=not args.no_progress)
+    counts = run_sweep(spec, out, executor, progress=not args.no_progress, trainer=args.trainer)
     print(f"{counts['trained']} runs trained, {counts['found']} already stored, in {out}",
           file=sys.stderr)
     if not args.no_report:
@@ -282,6 +282,9 @@ def add_sweep_arguments(parser) -> None:
     parser.add_argument("--steps", type=_parse_steps, help="T1,T2")
     parser.add_argument("--out", help="results directory (default: results/<preset>)")
     parser.add_argument("--executor", default="local", help="local (all cores) or serial")
+    parser.add_argument("--trainer", default="single", choices=("single", "batched"),
+                        help="train each run alone, or a task's runs as one batched program "
+                             "(identical weights; default: %(default)s)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     parser.add_argument("--report", help="report directory (default: reports/<preset>)")
     parser.add_argument("--no-report", action="store_true", help="store results only")

@@ -125,3 +125,16 @@ def test_sweep_rejects_bad_arguments_with_status_2(tmp_path, capsys, argv, messa
     err = capsys.readouterr().err
     assert message in err and err.count("\n") == 1
     assert not (tmp_path / "r").exists()
+
+
+def test_the_batched_trainer_stores_the_same_results(tmp_path):
+    run_sweep(TINY, tmp_path / "single", SerialExecutor(), progress=False, trainer="single")
+    run_sweep(TINY, tmp_path / "batched", SerialExecutor(), progress=False, trainer="batched")
+    cols = ["run_key", "method", "test_accuracy", "train_accuracy", "nnz_weights",
+            "mean_abs_cos", "capacity_total"]
+    single = read_results(tmp_path / "single").select(cols).sort(["run_key", "method"])
+    batched = read_results(tmp_path / "batched").select(cols).sort(["run_key", "method"])
+    assert single.equals(batched)
+    with pytest.raises(SatbenchError, match="trainer: expected one of single, batched"):
+        run_sweep(TINY, tmp_path / "x", SerialExecutor(), progress=False, trainer="fast")
+    assert not (tmp_path / "x").exists()

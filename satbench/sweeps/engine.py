@@ -8,7 +8,8 @@ from pathlib import Path
 from tqdm import tqdm
 
 from satbench.atomic import atomic_path
-from satbench.experiment import run_experiment
+from satbench.errors import SatbenchError
+from satbench.experiment import evaluate_arm, train_arms
 from satbench.generators.dataset import build_dataset
 from satbench.specs import RunSpec
 from satbench.store import has_run, write_run
@@ -20,8 +21,34 @@ from satbench.sweeps.spec import SweepSpec
 cached_dataset = functools.lru_cache(maxsize=16)(build_dataset)
 
 
-def run_one(run: RunSpec) -> tuple[RunSpec, list[dict]]:
-    return run, run_experiment(run, cached_dataset(run.task))
+TRAINERS = ("single", "batched")
+
+
+def train_job(job: tuple[str, list[RunSpec]]) -> list[tuple[RunSpec, list[dict]]]:
+    """Train one job: runs that share a task, one at a time or as one batched tensor program.
+
+    Both trainers give the same weights (the batched one is tested bitwise against train_arms).
+    """
+    trainer, runs = job
+    dataset = cached_dataset(runs[0].task)
+    if trainer == "batched":
+        from satbench.sweeps.batched import train_runs_batched
+
+        trained = train_runs_batched(runs, {runs[0].task.fingerprint: dataset})
+    else:
+        trained = [train_arms(run, dataset) for run in runs]
+    return [(run, [evaluate_arm(arm, run, dataset) for arm in arms])
+            for run, arms in zip(runs, trained, strict=True)]
+
+
+def make_jobs(runs: list[RunSpec], trainer: str) -> list[tuple[str, list[RunSpec]]]:
+    """single: one run per job, so an interrupt loses little; batched: one job per task."""
+    if trainer == "single":
+        return [(trainer, [run]) for run in runs]
+    groups: dict[str, list[RunSpec]] = {}
+    for run in runs:
+        groups.setdefault(run.task.fingerprint, []).append(run)
+    return [(trainer, group) for group in groups.values()]
 
 
 def write_manifest(spec: SweepSpec, out) -> Path:
@@ -32,8 +59,11 @@ def write_manifest(spec: SweepSpec, out) -> Path:
     return path
 
 
-def run_sweep(spec: SweepSpec, out, executor: Executor, progress: bool = True) -> dict:
+def run_sweep(spec: SweepSpec, out, executor: Executor, progress: bool = True,
+              trainer: str = "single") -> dict:
     """Train every run of `spec` that `out` does not hold yet. Returns counts for the caller."""
+    if trainer not in TRAINERS:  # before anything is written
+        raise SatbenchError(f"trainer: expected one of {', '.join(TRAINERS)}, got {trainer!r}")
     runs = spec.runs()
     write_manifest(spec, out)
     # Order by task so a worker's dataset cache sees the runs of one task close together.
@@ -44,10 +74,11 @@ def run_sweep(spec: SweepSpec, out, executor: Executor, progress: bool = True) -
                disable=not progress, file=sys.stderr, smoothing=0.05)
     stored = 0
     try:
-        for run, rows in executor.map_unordered(run_one, pending):
-            write_run(out, run.key, rows, run.to_dict())
-            stored += 1
-            bar.update(1)
+        for results in executor.map_unordered(train_job, make_jobs(pending, trainer)):
+            for run, rows in results:
+                write_run(out, run.key, rows, run.to_dict())
+                stored += 1
+                bar.update(1)
     finally:
         bar.close()
     return {"runs": len(runs), "found": done_before, "trained": stored}
