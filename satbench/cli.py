@@ -282,7 +282,7 @@ def add_sweep_arguments(parser) -> None:
     parser.add_argument("--steps", type=_parse_steps, help="T1,T2")
     parser.add_argument("--out", help="results directory (default: results/<preset>)")
     parser.add_argument("--executor", default="local", help="local (all cores) or serial")
-    parser.add_argument("--trainer", default="single", choices=("single", "batched"),
+    parser.add_argument("--trainer", default="batched", choices=("single", "batched"),
                         help="train each run alone, or a task's runs as one batched program "
                              "(identical weights; default: %(default)s)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
