@@ -92,7 +92,7 @@ def _sweep_command(out: Path) -> list[str]:
     return [sys.executable, "-m", "satbench.cli", "sweep", "--neurons", "2,3,4", "--clauses",
             "4", "--seeds", "3", "--vars", "10", "--train", "128", "--test", "64", "--steps",
             "60,60", "--split", "random", "--arms", "dense,fpe", "--executor", "serial",
-            "--no-progress", "--out", str(out)]
+            "--no-progress", "--no-report", "--out", str(out)]
 
 
 def test_a_killed_sweep_keeps_its_stored_runs_and_resumes(tmp_path):
