@@ -4,7 +4,6 @@ User errors (SatbenchError) print one line and exit 2; argparse's own usage erro
 """
 
 import argparse
-import dataclasses
 import json
 import sys
 from collections import Counter
@@ -23,6 +22,7 @@ from satbench.specs import (
     TARGETS,
     RunSpec,
     TaskSpec,
+    field_defaults,
 )
 
 # The flag each TaskSpec field gets; defaults and choices come from TaskSpec itself.
@@ -37,7 +37,7 @@ COUNT_LIMIT_VARS = 20  # inspect enumerates models only up to this many variable
 
 
 def _task_default(field: str):
-    return {f.name: f.default for f in dataclasses.fields(TaskSpec)}[field]
+    return field_defaults(TaskSpec)[field]
 
 
 def add_task_arguments(parser, fields, required=(), with_defaults=True, defaults=None):
@@ -137,7 +137,7 @@ RUN_FLAGS = {  # RunSpec field -> (flag, type)
 
 
 def _run_default(field: str):
-    return {f.name: f.default for f in dataclasses.fields(RunSpec)}[field]
+    return field_defaults(RunSpec)[field]
 
 
 def add_run_arguments(parser) -> None:

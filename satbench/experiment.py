@@ -91,13 +91,16 @@ def evaluate_arm(arm: TrainedArm, run: RunSpec, dataset: Dataset) -> dict:
     """One flat results row: spec fields, metrics, fingerprints, provenance."""
     task = run.task
     model = arm.model.eval()
+    inputs = {split: dataset.inputs(split) for split in ("train", "test")}
     with torch.no_grad():
-        logits = {split: model(dataset.inputs(split)) for split in ("train", "test")}
+        logits = {split: model(inputs[split]) for split in ("train", "test")}
     targets = {split: dataset.targets(split) for split in ("train", "test")}
     w1 = model.fc1.effective_weight().detach()
-    test_clauses = dataset.clause_values[dataset.split_rows("test")]
+    test_rows = dataset.split_rows("test")
     interference = interference_summary(w1, model.fc1.bias.detach(), dataset.formula,
-                                        task.encoding, dataset.inputs("test"), test_clauses)
+                                        task.encoding, inputs["test"],
+                                        dataset.clause_values[test_rows])
+    positive_share = float(dataset.labels[test_rows].mean())
     return {
         "run_key": run.key,
         "method": arm.method,
@@ -127,8 +130,7 @@ def evaluate_arm(arm: TrainedArm, run: RunSpec, dataset: Dataset) -> dict:
         "test_balanced_accuracy": balanced_accuracy(logits["test"], targets["test"]),
         "test_loss": bce_loss(logits["test"], targets["test"]),
         "train_loss": bce_loss(logits["train"], targets["train"]),
-        "majority_accuracy": float(max(dataset.labels[dataset.split_rows("test")].mean(),
-                                       1 - dataset.labels[dataset.split_rows("test")].mean())),
+        "majority_accuracy": max(positive_share, 1 - positive_share),
         "nnz_weights": model.nnz_weights(),
         "nnz_biases": model.nnz_biases(),
         **interference,

@@ -15,6 +15,11 @@ ENCODINGS = ("pm1", "literals")
 TARGETS = ("formula", "clauses")
 
 
+def field_defaults(spec_class) -> dict:
+    """A spec's field defaults by name: the one source for CLI flags and presets."""
+    return {f.name: f.default for f in dataclasses.fields(spec_class)}
+
+
 def _check_choice(field: str, value, choices) -> None:
     if value not in choices:
         raise SatbenchError(f"{field}: expected one of {', '.join(choices)}, got {value!r}")

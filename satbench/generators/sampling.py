@@ -65,6 +65,7 @@ from pysat.solvers import Solver
 
 from satbench.errors import SatbenchError
 from satbench.generators.formula import Formula
+from satbench.generators.solving import assignments_from_indices
 
 METHODS = ("enumeration", "rejection", "solver")
 ENUMERATION_MAX_VARS = 20
@@ -253,7 +254,7 @@ def _by_enumeration(formula: Formula, value: bool, count: int, rng) -> np.ndarra
     if len(members) < count:
         raise SatbenchError(_too_few_enumerated(formula, value, count, len(members)))
     chosen = rng.choice(members, size=count, replace=False)
-    return ((chosen[:, None] >> np.arange(n)) & 1).astype(bool)
+    return assignments_from_indices(chosen, n)
 
 
 def _too_few_enumerated(formula: Formula, value: bool, count: int, found: int) -> str:

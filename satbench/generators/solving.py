@@ -17,11 +17,16 @@ def is_satisfiable(formula: Formula) -> bool:
         return solver.solve()
 
 
+def assignments_from_indices(indices: np.ndarray, n_vars: int) -> np.ndarray:
+    """Bool rows for assignment indices; bit v-1 of an index is variable v."""
+    indices = np.asarray(indices, dtype=np.int64)
+    return ((indices[:, None] >> np.arange(n_vars, dtype=np.int64)) & 1).astype(bool)
+
+
 def all_assignments(n_vars: int, start: int = 0, stop: int | None = None) -> np.ndarray:
-    """Assignments start..stop-1 of all 2^n, as bool rows; bit v-1 of the index is variable v."""
+    """Assignments start..stop-1 of all 2^n, as bool rows."""
     stop = 2**n_vars if stop is None else stop
-    index = np.arange(start, stop, dtype=np.int64)
-    return ((index[:, None] >> np.arange(n_vars, dtype=np.int64)) & 1).astype(bool)
+    return assignments_from_indices(np.arange(start, stop, dtype=np.int64), n_vars)
 
 
 def count_models(formula: Formula) -> int:

@@ -7,19 +7,11 @@ batches at the same step, and a phase that resumes at step T1 continues the same
 import torch
 import torch.nn.functional as F
 
-from satbench.models.masked_linear import MaskedLinear
 from satbench.rng import torch_generator
 
 
 def make_optimizer(model: torch.nn.Module, learning_rate: float, weight_decay: float = 0.0):
     return torch.optim.Adam(model.parameters(), lr=learning_rate, weight_decay=weight_decay)
-
-
-def apply_masks_(model: torch.nn.Module) -> None:
-    """Re-zero every pruned weight: no optimizer step (momentum, weight decay) may revive one."""
-    for module in model.modules():
-        if isinstance(module, MaskedLinear):
-            module.apply_mask_()
 
 
 def batch_indices(n_rows: int, batch_size: int, step: int, seed: int) -> torch.Tensor | None:
@@ -43,4 +35,4 @@ def train_steps(model, optimizer, inputs, targets, *, first_step: int, steps: in
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
-        apply_masks_(model)
+        model.apply_mask_()  # no optimizer step (momentum, weight decay) may revive a pruned weight

@@ -6,11 +6,10 @@ from dataclasses import dataclass
 
 from satbench.errors import SatbenchError
 from satbench.fingerprint import sha256_of
-from satbench.specs import EXPERIMENT_TASK_DEFAULTS, RunSpec, TaskSpec
+from satbench.specs import EXPERIMENT_TASK_DEFAULTS, RunSpec, TaskSpec, field_defaults
 
-_RUN_DEFAULTS = {f.name: f.default for f in dataclasses.fields(RunSpec)}
-_TASK_DEFAULTS = ({f.name: f.default for f in dataclasses.fields(TaskSpec)}
-                  | EXPERIMENT_TASK_DEFAULTS)
+_RUN_DEFAULTS = field_defaults(RunSpec)
+_TASK_DEFAULTS = field_defaults(TaskSpec) | EXPERIMENT_TASK_DEFAULTS
 
 
 @dataclass(frozen=True)
