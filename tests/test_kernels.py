@@ -132,7 +132,8 @@ def test_every_format_matches_the_masked_reference(case):
     for fmt in formats:
         layer = FPELinear(weight, labels, case["alpha"], bias, format=fmt, backend="torch")
         assert_matches_reference(layer, weight, labels, case["alpha"], bias, x, case["seed"])
-        expected = fmt if fmt != "auto" else ("grouped" if shared else CPU_PER_PARENT_FORMAT)
+        expected = fmt if fmt != "auto" else select_format(
+            shared, "cpu", d=case["d"], h=case["h"], alpha=case["alpha"], batch=case["batch"])
         assert (layer.format_used, layer.backend_used) == (expected, "torch")
 
 
@@ -186,7 +187,10 @@ def test_the_same_model_gives_the_same_outputs_in_every_format(split):
         torch.testing.assert_close(converted(x), expected, rtol=1e-5, atol=1e-6)
         assert converted.nnz_weights() == model.nnz_weights() == expansion.budget
         if fmt == "auto":
-            assert converted.fc1.format_used == ("grouped" if shared else CPU_PER_PARENT_FORMAT)
+            layer = converted.fc1
+            assert layer.format_used == select_format(
+                shared, "cpu", d=layer.in_features, h=layer.parents, alpha=layer.alpha,
+                batch=len(x))
 
 
 @pytest.mark.parametrize("fmt", ["masked", "grouped", "child_label", "csr"])
@@ -240,19 +244,33 @@ def test_from_masked_rejects_a_position_live_in_two_children():
         FPELinear.from_masked(weight, mask, 3)
 
 
-def test_auto_picks_grouped_for_shared_splits(caplog):
-    assert select_format(True, "cpu") == "grouped"
+def test_auto_picks_by_split_device_and_size():
+    assert select_format(True, "cpu") == "grouped"  # no size given
     assert select_format(False, "cpu") == CPU_PER_PARENT_FORMAT
-    x = torch.randn(4, 10, generator=torch_generator(0, "x"))
-    for shared, expected in ((True, "grouped"), (False, CPU_PER_PARENT_FORMAT)):
-        weight, labels, bias = make_parts(1, 6, 10, 2, shared=shared, prune=0.2)
-        layer = FPELinear(weight, labels, 2, bias)
-        assert layer.shared is shared
-        with caplog.at_level(logging.INFO, logger="satbench.kernels"):
-            layer(x)
-        assert layer.format_used == expected
-        assert f"format {expected} (requested auto" in caplog.text
-        assert f"format_used={expected}" in repr(layer)
+    # on the CPU a small shared layer runs masked (grouped's fixed overhead dominates)...
+    assert select_format(True, "cpu", d=32, h=8, alpha=2, batch=16384) == "masked"
+    # ...a large one grouped, until its output gets huge
+    assert select_format(True, "cpu", d=256, h=512, alpha=4, batch=256) == "grouped"
+    assert select_format(True, "cpu", d=256, h=512, alpha=4, batch=16384) == "masked"
+    # thin blocks (d / alpha < 32) stay masked at any size
+    assert select_format(True, "cpu", d=64, h=4096, alpha=4, batch=64) == "masked"
+    # off the CPU the size does not matter
+    assert select_format(True, "cuda", d=32, h=8, alpha=2, batch=1) == "grouped"
+
+
+@pytest.mark.parametrize("shared,d,h,expected", [
+    (True, 128, 256, "grouped"), (True, 10, 6, "masked"), (False, 128, 256, CPU_PER_PARENT_FORMAT),
+])
+def test_auto_says_which_format_ran(caplog, shared, d, h, expected):
+    x = torch.randn(64, d, generator=torch_generator(0, "x"))
+    weight, labels, bias = make_parts(1, h, d, 2, shared=shared, prune=0.2)
+    layer = FPELinear(weight, labels, 2, bias)
+    assert layer.shared is shared
+    with caplog.at_level(logging.INFO, logger="satbench.kernels"):
+        layer(x)
+    assert layer.format_used == expected
+    assert f"format {expected} (requested auto" in caplog.text
+    assert f"format_used={expected}" in repr(layer)
 
 
 def test_without_triton_child_label_falls_back_to_torch_and_says_so(monkeypatch, caplog):
@@ -336,13 +354,15 @@ def test_the_benchmark_runs_on_a_tiny_setting(tmp_path, capsys):
 
     frame = bench.run([torch.device("cpu")], [(8, 4, 2)], [1, 3], rounds=1, sample_s=1e-4)
     assert set(frame["format"]) == {"dense", "masked_linear", "masked", "child_label", "csr",
-                                    "grouped"}
-    assert len(frame) == 6 * 2 * len(bench.MODES)
+                                    "grouped", "output_floor"}
+    assert len(frame) == 6 * 2 * len(bench.MODES) + 2  # output_floor: forward only
     dense = frame.filter(frame["format"] == "dense")
     assert (dense["ratio_to_dense"] == 1.0).all()
     bench.print_tables(frame)
     lines = bench.check_targets(frame)
     assert any("grouped forward" in line for line in lines)
+    assert any("output_floor" in line for line in lines)
+    assert sum("auto's shared-split pick" in line for line in lines) == len(bench.MODES)
     assert "time / dense parent" in capsys.readouterr().out
     assert bench.plot(frame, tmp_path / "kernels.png")
     assert (tmp_path / "kernels.png").stat().st_size > 0

@@ -31,9 +31,10 @@ Formats (FORMATS):
   implementation of the same math (expand, matmul, gather the weight gradient back).
 - csr: torch.sparse CSR matmul; a baseline only (on CPU, half precision is computed in float32).
 
-format="auto" resolves per call from the split and the input's device (select_format); the
-format and backend that ran last are in `format_used` and `backend_used`, and a log line on the
-`satbench.kernels` logger says so whenever they change.
+format="auto" resolves per call from the split, the input's device and, on the CPU, the layer and
+batch size (select_format: there `masked` beats `grouped` for small layers); the format and backend
+that ran last are in `format_used` and `backend_used`, and a log line on the `satbench.kernels`
+logger says so whenever they change.
 
 Pick the format before building an optimizer: switching to or from `grouped` permutes the
 weight's columns in place, which an optimizer's per-element state would not follow.
@@ -99,12 +100,42 @@ def triton_usable(device) -> bool:
     return (device.type == "cpu") == module.INTERPRETING and device.type in ("cpu", "cuda")
 
 
-def select_format(shared: bool, device) -> str:
-    """The format `auto` picks: grouped for a shared split; for a per-parent split, child_label
-    where its Triton kernel runs natively (CUDA), else CPU_PER_PARENT_FORMAT."""
-    if shared:
-        return "grouped"
+# On the CPU, `grouped` saves masked's (alpha-1)*h*d wasted multiply-adds per row and masked's
+# per-call build of W' (worth about GROUPED_BUILD_ROWS rows), but pays a fixed dispatch overhead
+# (an input gather, more calls), loses BLAS efficiency on thin blocks and few outputs, and
+# transposes a large column-major output in backward. Chosen from a grid of fwd+bwd timings (d
+# 32-256, h 8-512, alpha 2 and 4, batch 1-16384; one thread, 2-core AVX-512 CPU): this rule's pick
+# averaged 1.03x the time of the faster of the two formats and was never more than 1.15x slower,
+# against 1.19x on average for always masked and 1.17x for always grouped. It keeps this project's
+# training layers (d = 32 inputs) masked: grouped measured 1.15-1.45x slower there.
+GROUPED_MIN_BLOCK = 32  # inputs per child block (d // alpha)
+GROUPED_MIN_OUTPUTS = 32  # alpha * h output units
+GROUPED_MIN_SAVED = 1 << 21  # (alpha-1)*h*d*(batch + GROUPED_BUILD_ROWS)
+GROUPED_BUILD_ROWS = 64
+GROUPED_MAX_OUTPUT = 1 << 23  # batch * alpha * h output elements
+
+
+def grouped_pays_on_cpu(d: int, h: int, alpha: int, batch: int) -> bool:
+    """Whether `grouped` is expected to beat `masked` on the CPU for this layer and batch."""
+    saved = (alpha - 1) * h * d * (batch + GROUPED_BUILD_ROWS)
+    return (d // alpha >= GROUPED_MIN_BLOCK and alpha * h >= GROUPED_MIN_OUTPUTS
+            and saved >= GROUPED_MIN_SAVED and batch * alpha * h <= GROUPED_MAX_OUTPUT)
+
+
+def select_format(shared: bool, device, *, d: int | None = None, h: int | None = None,
+                  alpha: int | None = None, batch: int | None = None) -> str:
+    """The format `auto` picks.
+
+    Shared split: grouped, except on the CPU when the layer size (d inputs, h parents, alpha) and
+    batch are given and grouped_pays_on_cpu says masked is faster there. Per-parent split:
+    child_label where its Triton kernel runs natively (CUDA), else CPU_PER_PARENT_FORMAT.
+    """
     device = torch.device(device)
+    if shared:
+        sized = None not in (d, h, alpha, batch)
+        if device.type == "cpu" and sized and not grouped_pays_on_cpu(d, h, alpha, batch):
+            return "masked"
+        return "grouped"
     if device.type == "cuda" and triton_usable(device):
         return "child_label"
     return CPU_PER_PARENT_FORMAT
@@ -482,16 +513,20 @@ class FPELinear(nn.Module):
         self.format_used = self.backend_used = None
         return self
 
-    def resolve(self, device) -> tuple[str, str]:
-        """(format, backend) a forward on `device` would use."""
+    def resolve(self, device, batch: int | None = None) -> tuple[str, str]:
+        """(format, backend) a forward of `batch` rows on `device` would use."""
         device = torch.device(device)
-        found = self._cache.get(("resolve", str(device)))
+        key = ("resolve", str(device), batch)
+        found = self._cache.get(key)
         if found is None:
-            found = self._cache[("resolve", str(device))] = self._resolve(device)
+            found = self._cache[key] = self._resolve(device, batch)
         return found
 
-    def _resolve(self, device: torch.device) -> tuple[str, str]:
-        fmt = select_format(self.shared, device) if self.format == "auto" else self.format
+    def _resolve(self, device: torch.device, batch: int | None) -> tuple[str, str]:
+        fmt = self.format
+        if fmt == "auto":
+            fmt = select_format(self.shared, device, d=self.in_features, h=self.parents,
+                                alpha=self.alpha, batch=batch)
         if fmt == "grouped" and not self.shared:
             raise SatbenchError("format 'grouped': the loaded child labels are not a shared split")
         if fmt == "child_label":
@@ -599,7 +634,7 @@ class FPELinear(nn.Module):
         if x.dtype != self.weight.dtype:
             raise RuntimeError(f"FPELinear: input dtype {x.dtype} does not match the weight's "
                                f"{self.weight.dtype}")
-        fmt, backend = self.resolve(x.device)
+        fmt, backend = self.resolve(x.device, x.numel() // self.in_features)
         if (fmt, backend) != (self.format_used, self.backend_used):
             self.format_used, self.backend_used = fmt, backend
             if self._logged != (fmt, backend, x.device.type):
