@@ -177,6 +177,7 @@ def run_spec_from_args(args) -> RunSpec:
 
 def cmd_run(args) -> None:
     from satbench.experiment import run_experiment
+    from satbench.kernels.layer_format import planned_format
     from satbench.reports.tables import arms_table
     from satbench.store import has_run, read_run, write_run
 
@@ -186,10 +187,11 @@ def cmd_run(args) -> None:
         print(f"found this run already finished in {args.out} (key {run.key[:12]})",
               file=sys.stderr)
     else:
+        fmt = planned_format(run, args.layer_format)
         print(f"training {', '.join(run.arms)} on {run.task.form} n={run.task.n_vars} "
-              f"m={run.task.n_clauses}, h={run.neurons}, alpha={run.alpha}, split={run.split}",
-              file=sys.stderr)
-        rows = run_experiment(run)
+              f"m={run.task.n_clauses}, h={run.neurons}, alpha={run.alpha}, split={run.split} "
+              f"(FPE-structured first layers in format {fmt})", file=sys.stderr)
+        rows = run_experiment(run, layer_format=args.layer_format)
         path = write_run(args.out, run.key, rows, run.to_dict())
         print(f"stored {len(rows)} rows in {path}", file=sys.stderr)
     print(arms_table(rows))
@@ -244,17 +246,20 @@ def sweep_spec_from_args(args):
 
 
 def cmd_sweep(args) -> None:
+    from satbench.kernels.layer_format import check_layer_format
     from satbench.sweeps.engine import run_sweep
     from satbench.sweeps.executors import get_executor
 
     spec = sweep_spec_from_args(args)
     executor = get_executor(args.executor)
+    check_layer_format(spec.runs(), args.layer_format)
     out = args.out or f"results/{spec.name}"
     runs = len(spec.runs())
     print(f"sweep {spec.name}: {len(spec.cells)} cells x {len(spec.alphas)} alpha x "
           f"{len(spec.splits)} split x {spec.seeds} seeds = {runs} runs into {out}",
           file=sys.stderr)
-    counts = run_sweep(spec, out, executor, progress=not args.no_progress, trainer=args.trainer)
+    counts = run_sweep(spec, out, executor, progress=not args.no_progress, trainer=args.trainer,
+                       layer_format=args.layer_format)
     print(f"{counts['trained']} runs trained, {counts['found']} already stored, in {out}",
           file=sys.stderr)
     if not args.no_report:
@@ -273,6 +278,13 @@ def cmd_report(args) -> None:
     _write_report(args.results, out)
 
 
+def add_layer_format_argument(parser) -> None:
+    parser.add_argument("--layer-format", default="auto",
+                        help="format of the fpe and sparse_scratch first layers: auto (the "
+                             "fastest for the split, device and sizes), masked, grouped "
+                             "(shared splits), child_label or csr (default: %(default)s)")
+
+
 def add_sweep_arguments(parser) -> None:
     parser.add_argument("--preset", help="quick (default), paper or full")
     parser.add_argument("--neurons", type=_int_list, help="hidden widths, e.g. 4,8,16")
@@ -285,6 +297,7 @@ def add_sweep_arguments(parser) -> None:
     parser.add_argument("--trainer", default="batched", choices=("single", "batched"),
                         help="train each run alone, or a task's runs as one batched program "
                              "(identical weights; default: %(default)s)")
+    add_layer_format_argument(parser)
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     parser.add_argument("--report", help="report directory (default: reports/<preset>)")
     parser.add_argument("--no-report", action="store_true", help="store results only")
@@ -313,6 +326,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     run = commands.add_parser("run", help="train dense, FPE and reference arms on one task")
     add_run_arguments(run)
+    add_layer_format_argument(run)
     run.add_argument("--out", default="results/run", help="results directory (default: "
                                                           "%(default)s)")
     run.set_defaults(handler=cmd_run)

@@ -8,6 +8,9 @@ Arms (all share the task, the data order and, where it applies, the initialisati
 - wide_dense:     alpha*h dense neurons trained T1 + T2 (alpha times the parameters: a ceiling);
 - sparse_scratch: FPE's final masks on a fresh alpha*h network, trained T1 + T2 (sparsity
                   without splitting a trained neuron).
+
+fpe and sparse_scratch have FPE-structured first layers; they train in the FPELinear format
+`satbench.kernels.layer_format.planned_format` picks (or the one asked for), recorded per arm.
 """
 
 import copy
@@ -19,6 +22,7 @@ import numpy as np
 import torch
 
 from satbench.generators.dataset import Dataset, build_dataset
+from satbench.kernels.layer_format import as_masked, planned_format, with_format
 from satbench.metrics import accuracy, balanced_accuracy, bce_loss, gram, interference_summary
 from satbench.models import MLP, SplitContext, expand
 from satbench.models.training import make_optimizer, train_steps
@@ -33,10 +37,14 @@ class TrainedArm:
     model: MLP
     wall_seconds: float
     clause_integrity: float = float("nan")
+    layer_format: str = "masked"  # the format the first layer trained in
 
 
-def train_arms(run: RunSpec, dataset: Dataset) -> list[TrainedArm]:
+def train_arms(run: RunSpec, dataset: Dataset, layer_format: str = "auto") -> list[TrainedArm]:
+    """Every arm of `run`, trained; FPE-structured first layers train in `layer_format` ('auto':
+    the fastest for this run's split and sizes)."""
     task, arms = run.task, run.arms
+    fmt = planned_format(run, layer_format)
     total = run.warmup_steps + run.expanded_steps
     phase = partial(train_steps, inputs=dataset.inputs("train"), targets=dataset.targets("train"),
                     batch_size=run.batch_size, seed=run.seed)
@@ -53,11 +61,12 @@ def train_arms(run: RunSpec, dataset: Dataset) -> list[TrainedArm]:
     phase(dense, dense_optimizer, first_step=run.warmup_steps, steps=run.expanded_steps)
     trained.append(TrainedArm("dense", dense, time.perf_counter() - start))
 
-    def continue_from_warm(method, model, clause_integrity=float("nan")):
+    def continue_from_warm(method, model, clause_integrity=float("nan"), fmt="masked"):
         start = time.perf_counter()
+        model = with_format(model, run.alpha, fmt)
         phase(model, optimizer(model), first_step=run.warmup_steps, steps=run.expanded_steps)
         seconds = warmup_seconds + time.perf_counter() - start
-        trained.append(TrainedArm(method, model, seconds, clause_integrity))
+        trained.append(TrainedArm(method, as_masked(model), seconds, clause_integrity, fmt))
 
     if "dense_reset" in arms:
         continue_from_warm("dense_reset", copy.deepcopy(warm))
@@ -67,23 +76,25 @@ def train_arms(run: RunSpec, dataset: Dataset) -> list[TrainedArm]:
         expansion = expand(warm, run.alpha, run.split, context, numpy_rng(run.seed, "split"),
                            output_scale=run.output_scale)
     if "fpe" in arms:
-        continue_from_warm("fpe", copy.deepcopy(expansion.model), expansion.clause_integrity)
+        continue_from_warm("fpe", copy.deepcopy(expansion.model), expansion.clause_integrity, fmt)
 
-    def from_scratch(method, masks=None, clause_integrity=float("nan")):
+    def from_scratch(method, masks=None, clause_integrity=float("nan"), fmt="masked"):
         start = time.perf_counter()
         model = MLP(task.n_inputs, run.alpha * run.neurons, task.n_outputs,
                     torch_generator(run.seed, "init-wide"))
         if masks is not None:
             model.fc1.set_mask(masks[0])
             model.fc2.set_mask(masks[1])
+        model = with_format(model, run.alpha, fmt)
         phase(model, optimizer(model), first_step=0, steps=total)
-        trained.append(TrainedArm(method, model, time.perf_counter() - start, clause_integrity))
+        trained.append(TrainedArm(method, as_masked(model), time.perf_counter() - start,
+                                  clause_integrity, fmt))
 
     if "wide_dense" in arms:
         from_scratch("wide_dense")
     if "sparse_scratch" in arms:
         masks = (expansion.model.fc1.mask, expansion.model.fc2.mask)
-        from_scratch("sparse_scratch", masks, expansion.clause_integrity)
+        from_scratch("sparse_scratch", masks, expansion.clause_integrity, fmt)
     return trained
 
 
@@ -125,6 +136,7 @@ def evaluate_arm(arm: TrainedArm, run: RunSpec, dataset: Dataset) -> dict:
         "learning_rate": run.learning_rate,
         "batch_size": run.batch_size,
         "weight_decay": run.weight_decay,
+        "layer_format": arm.layer_format,
         "test_accuracy": accuracy(logits["test"], targets["test"]),
         "train_accuracy": accuracy(logits["train"], targets["train"]),
         "test_balanced_accuracy": balanced_accuracy(logits["test"], targets["test"]),
@@ -143,6 +155,7 @@ def evaluate_arm(arm: TrainedArm, run: RunSpec, dataset: Dataset) -> dict:
     }
 
 
-def run_experiment(run: RunSpec, dataset: Dataset | None = None) -> list[dict]:
+def run_experiment(run: RunSpec, dataset: Dataset | None = None,
+                   layer_format: str = "auto") -> list[dict]:
     dataset = dataset if dataset is not None else build_dataset(run.task)
-    return [evaluate_arm(arm, run, dataset) for arm in train_arms(run, dataset)]
+    return [evaluate_arm(arm, run, dataset) for arm in train_arms(run, dataset, layer_format)]

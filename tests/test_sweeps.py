@@ -119,6 +119,10 @@ def test_a_killed_sweep_keeps_its_stored_runs_and_resumes(tmp_path):
     (["--neurons", "4"], "needs both"),
     (["--preset", "tiny"], "unknown preset 'tiny'"),
     (["--neurons", "4", "--clauses", "8", "--split", "halves"], "unknown splitter"),
+    (["--neurons", "4", "--clauses", "8", "--layer-format", "dense"],
+     "layer format: expected one of auto, masked"),
+    (["--neurons", "4", "--clauses", "8", "--split", "random", "--layer-format", "grouped"],
+     "needs a shared split, but split 'random'"),
 ])
 def test_sweep_rejects_bad_arguments_with_status_2(tmp_path, capsys, argv, message):
     assert main(["sweep", "--out", str(tmp_path / "r"), *argv]) == 2

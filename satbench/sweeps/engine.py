@@ -11,6 +11,7 @@ from satbench.atomic import atomic_path
 from satbench.errors import SatbenchError
 from satbench.experiment import evaluate_arm, train_arms
 from satbench.generators.dataset import build_dataset
+from satbench.kernels.layer_format import check_layer_format, planned_format
 from satbench.specs import RunSpec
 from satbench.store import has_run, write_run
 from satbench.sweeps.executors import Executor
@@ -24,31 +25,38 @@ cached_dataset = functools.lru_cache(maxsize=16)(build_dataset)
 TRAINERS = ("single", "batched")
 
 
-def train_job(job: tuple[str, list[RunSpec]]) -> list[tuple[RunSpec, list[dict]]]:
+def train_job(job: tuple[str, list[RunSpec], str]) -> list[tuple[RunSpec, list[dict]]]:
     """Train one job: runs that share a task, one at a time or as one batched tensor program.
 
     Both trainers give the same weights (the batched one is tested bitwise against train_arms).
     """
-    trainer, runs = job
+    trainer, runs, layer_format = job
     dataset = cached_dataset(runs[0].task)
     if trainer == "batched":
         from satbench.sweeps.batched import train_runs_batched
 
         trained = train_runs_batched(runs, {runs[0].task.fingerprint: dataset})
     else:
-        trained = [train_arms(run, dataset) for run in runs]
+        trained = [train_arms(run, dataset, layer_format) for run in runs]
     return [(run, [evaluate_arm(arm, run, dataset) for arm in arms])
             for run, arms in zip(runs, trained, strict=True)]
 
 
-def make_jobs(runs: list[RunSpec], trainer: str) -> list[tuple[str, list[RunSpec]]]:
-    """single: one run per job, so an interrupt loses little; batched: one job per task."""
-    if trainer == "single":
-        return [(trainer, [run]) for run in runs]
-    groups: dict[str, list[RunSpec]] = {}
+def make_jobs(runs: list[RunSpec], trainer: str,
+              layer_format: str = "auto") -> list[tuple[str, list[RunSpec], str]]:
+    """single: one run per job, so an interrupt loses little; batched: one job per task.
+
+    The batched trainer holds every layer in the masked format, so a run whose FPE-structured
+    layers are planned in another format (planned_format: forced, or faster for its sizes) trains
+    on its own with train_arms instead.
+    """
+    jobs, groups = [], {}
     for run in runs:
-        groups.setdefault(run.task.fingerprint, []).append(run)
-    return [(trainer, group) for group in groups.values()]
+        if trainer == "single" or planned_format(run, layer_format) != "masked":
+            jobs.append(("single", [run], layer_format))
+        else:
+            groups.setdefault(run.task.fingerprint, []).append(run)
+    return jobs + [(trainer, group, layer_format) for group in groups.values()]
 
 
 def write_manifest(spec: SweepSpec, out) -> Path:
@@ -60,11 +68,16 @@ def write_manifest(spec: SweepSpec, out) -> Path:
 
 
 def run_sweep(spec: SweepSpec, out, executor: Executor, progress: bool = True,
-              trainer: str = "single") -> dict:
-    """Train every run of `spec` that `out` does not hold yet. Returns counts for the caller."""
+              trainer: str = "single", layer_format: str = "auto") -> dict:
+    """Train every run of `spec` that `out` does not hold yet. Returns counts for the caller.
+
+    layer_format: the FPELinear format of the fpe and sparse_scratch first layers ('auto': the
+    fastest for each run's split and sizes; see satbench.kernels.layer_format).
+    """
     if trainer not in TRAINERS:  # before anything is written
         raise SatbenchError(f"trainer: expected one of {', '.join(TRAINERS)}, got {trainer!r}")
     runs = spec.runs()
+    check_layer_format(runs, layer_format)  # before anything is written
     write_manifest(spec, out)
     # Order by task so a worker's dataset cache sees the runs of one task close together.
     pending = sorted((r for r in runs if not has_run(out, r.key)),
@@ -74,7 +87,8 @@ def run_sweep(spec: SweepSpec, out, executor: Executor, progress: bool = True,
                disable=not progress, file=sys.stderr, smoothing=0.05)
     stored = 0
     try:
-        for results in executor.map_unordered(train_job, make_jobs(pending, trainer)):
+        jobs = make_jobs(pending, trainer, layer_format)
+        for results in executor.map_unordered(train_job, jobs):
             for run, rows in results:
                 write_run(out, run.key, rows, run.to_dict())
                 stored += 1

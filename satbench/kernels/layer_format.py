@@ -1,0 +1,64 @@
+"""The format a training run holds its FPE-structured first layers in, and the conversions.
+
+Two arms have a first layer with FPE's structure (each parent input feeds at most one of alpha
+children): `fpe` and `sparse_scratch`. `planned_format(run)` picks the FPELinear format they train
+in: the one `select_format` expects to be fastest for the split, the device and the layer and
+batch size, or the format the user asked for. Which format ran does not change the function the
+layer computes (tests/test_layer_format.py trains every format side by side); it changes round-off
+only, and it is stored with each result row as `layer_format`.
+
+`masked` is held as the project's MaskedLinear rather than an FPELinear: it is the same
+computation, and it is the form the batched trainer (satbench.sweeps.batched) reproduces bitwise.
+Any other format converts the first layer to an FPELinear before the optimizer is built, and back
+to a MaskedLinear after training, so that evaluation, metrics and storage see one kind of model.
+"""
+
+import torch
+
+from satbench.errors import SatbenchError
+from satbench.kernels.fpe_linear import FORMAT_CHOICES, FPELinear, fpe_mlp, select_format
+from satbench.models import MLP, get_splitter
+from satbench.specs import RunSpec
+
+# The arms whose first layer has FPE's structure and so can run in any format.
+FPE_STRUCTURED_ARMS = ("fpe", "sparse_scratch")
+
+
+def rows_per_step(run: RunSpec) -> int:
+    n_train = run.task.n_train
+    return n_train if run.batch_size == 0 or run.batch_size >= n_train else run.batch_size
+
+
+def planned_format(run: RunSpec, requested: str = "auto", device="cpu") -> str:
+    """The concrete format `run`'s FPE-structured arms train in; `requested` may force one."""
+    if requested not in FORMAT_CHOICES:
+        raise SatbenchError(f"layer format: expected one of {', '.join(FORMAT_CHOICES)}, "
+                            f"got {requested!r}")
+    shared = get_splitter(run.split).shared
+    if requested == "grouped" and not shared:
+        raise SatbenchError(f"layer format 'grouped': needs a shared split, but split "
+                            f"{run.split!r} gives each parent its own partition; use auto, "
+                            "masked, child_label or csr")
+    if requested != "auto":
+        return requested
+    return select_format(shared, device, d=run.task.n_inputs, h=run.neurons, alpha=run.alpha,
+                         batch=rows_per_step(run))
+
+
+def check_layer_format(runs: list[RunSpec], requested: str) -> None:
+    """Fail with one line if `requested` cannot serve one of `runs` (before any work starts)."""
+    for run in runs:
+        planned_format(run, requested)
+
+
+def with_format(model: MLP, alpha: int, fmt: str) -> MLP:
+    """`model` with its first layer in format `fmt` (a copy), or `model` itself for masked."""
+    return model if fmt == "masked" else fpe_mlp(model, alpha, format=fmt)
+
+
+def as_masked(model: MLP) -> MLP:
+    """`model` with a MaskedLinear first layer (converted in place when it is an FPELinear)."""
+    if isinstance(model.fc1, FPELinear):
+        with torch.no_grad():
+            model.fc1 = model.fc1.to_masked()
+    return model
