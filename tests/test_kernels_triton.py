@@ -109,3 +109,35 @@ def test_triton_matches_the_torch_backend_on_a_wider_layer():
         outputs[backend] = (y.detach(), xx.grad, layer.weight.grad, layer.bias.grad)
     for got, expected in zip(outputs["triton"], outputs["torch"], strict=True):
         torch.testing.assert_close(got, expected, rtol=1e-4, atol=1e-3)
+
+
+AOT_SCRIPT = """
+import torch
+from satbench.kernels import triton_child_label as kernels
+for dtype in (torch.float32, torch.float16):
+    for shape in ((1, 64, 256, 4), (4096, 256, 1024, 2)):
+        for name, compiled in kernels.compile_for_gpu(90, dtype, *shape).items():
+            ptx = compiled.asm["ptx"]
+            mma = ptx.count("wgmma.mma_async") + ptx.count("mma.sync")
+            print(dtype, shape, name, len(compiled.asm["cubin"]), mma, compiled.metadata.shared)
+"""
+
+
+def test_the_kernels_compile_for_an_h100_without_one():
+    """Lower every kernel to PTX and a cubin for sm_90 (H100/H200) with the tile sizes a GPU
+    launch would use, in a process without TRITON_INTERPRET; nothing runs on a GPU."""
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if k != "TRITON_INTERPRET"}
+    env["TRITON_DEFAULT_FP_FUSION"] = "1"  # triton 3.9's default, stated to silence its warning
+    finished = subprocess.run([sys.executable, "-c", AOT_SCRIPT], env=env, capture_output=True,
+                              text=True, timeout=300)
+    assert finished.returncode == 0, finished.stderr[-2000:]
+    lines = finished.stdout.splitlines()
+    assert len(lines) == 2 * 2 * 3
+    for line in lines:
+        *_, cubin_bytes, mma, shared = line.split()
+        assert int(cubin_bytes) > 0
+        assert int(mma) > 0  # tl.dot became tensor-core instructions (wgmma or mma.sync)
+        assert int(shared) <= 227 * 1024  # fits an H100's shared memory per block

@@ -220,3 +220,39 @@ def grad_weight(grad_y: torch.Tensor, x: torch.Tensor, labels: torch.Tensor,
         PRECISION=_precision(x.dtype), num_warps=_num_warps(cfg), **cfg,
     )
     return (workspace[0] if splits == 1 else workspace.sum(0)).to(x.dtype)
+
+
+# --- ahead-of-time compilation, for a GPU this machine does not have ---------------------------
+
+
+def compile_for_gpu(arch: int, dtype: torch.dtype, batch: int, d: int, h: int, alpha: int) -> dict:
+    """Compile the three kernels for NVIDIA compute capability `arch` (90: H100/H200), with the
+    tile sizes a launch of this shape would use on a GPU; returns {kernel: CompiledKernel}.
+
+    Needs no GPU: triton lowers to PTX and runs its bundled ptxas. This checks that the kernels
+    compile for the real target (the interpreter runs their logic but compiles nothing); the
+    compiled code never runs here. Not available under TRITON_INTERPRET=1, where the kernels are
+    interpreter objects.
+    """
+    if INTERPRETING:
+        raise RuntimeError("compile_for_gpu: the kernels were imported for the interpreter "
+                           "(TRITON_INTERPRET=1)")
+    from triton.backends.compiler import GPUTarget
+    from triton.compiler import ASTSource
+
+    data = {torch.float32: "fp32", torch.float16: "fp16", torch.bfloat16: "bf16"}[dtype]
+    cfg = _blocks(batch, d, h, alpha, dtype)
+    precision = "tf32" if dtype == torch.float32 else "ieee"  # tf32: torch's CUDA default path
+    pointers = {"x_ptr": data, "w_ptr": data, "g_ptr": data, "bias_ptr": data, "y_ptr": data,
+                "gx_ptr": data, "lab_ptr": "i8", "gw_ptr": "fp32"}
+    constants = {**cfg, "PRECISION": precision, "HAS_BIAS": True}
+    compiled = {}
+    for name, kernel in (("forward", _forward_kernel), ("grad_x", _grad_x_kernel),
+                         ("grad_w", _grad_w_kernel)):
+        signature = {arg: "constexpr" if arg in constants else (
+            f"*{pointers[arg]}" if arg in pointers else "i32") for arg in kernel.arg_names}
+        source = ASTSource(kernel, signature, {arg: constants[arg] for arg in kernel.arg_names
+                                               if arg in constants})
+        compiled[name] = triton.compile(source, target=GPUTarget("cuda", arch, 32),
+                                        options={"num_warps": _num_warps(cfg)})
+    return compiled
