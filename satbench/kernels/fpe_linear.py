@@ -102,15 +102,15 @@ def triton_usable(device) -> bool:
 
 # On the CPU, `grouped` saves masked's (alpha-1)*h*d wasted multiply-adds per row and masked's
 # per-call build of W' (worth about GROUPED_BUILD_ROWS rows), but pays a fixed dispatch overhead
-# (an input gather, more calls), loses BLAS efficiency on thin blocks and few outputs, and
-# transposes a large column-major output in backward. Chosen from fwd+bwd timings over a grid (d
-# 32-256, h 8-512, alpha 2 and 4, batch 1-16384; one thread, 2-core AVX-512 CPU;
-# benchmarks/grouped_vs_masked.py), under the constraint that this project's training layers
-# (d = 32, batch 16384), where grouped measured 1.15-1.45x slower, stay masked. Over two runs of
-# the grid its pick averaged 1.03x the time of the faster format, against 1.16-1.19x for always
-# masked and 1.17-1.22x for always grouped. Its worst misses (up to 2.3x) are grouped wins it
-# forgoes at d=64, alpha=4: blocks of 16 inputs, as wide as at d=32, alpha=2, where grouped loses.
-GROUPED_MIN_BLOCK = 32  # inputs per child block (d // alpha)
+# (an input gather, more calls), loses BLAS efficiency when each child skips few inputs or the
+# layer has few outputs, and transposes a large column-major output in backward. Chosen from
+# fwd+bwd timings over a grid (d 32-256, h 8-512, alpha 2 and 4, batch 1-16384; one thread, 2-core
+# AVX-512 CPU; benchmarks/grouped_vs_masked.py), under the constraint that this project's
+# training layers (d = 32, batch 16384), where grouped measured 1.15-1.45x slower, stay masked.
+# In two runs of the grid its pick averaged 1.01x the time of the faster format (worst 1.51x and
+# 1.74x, single noisy cells), against 1.16-1.19x for always masked and 1.17-1.22x for always
+# grouped.
+GROUPED_MIN_SKIPPED = 32  # inputs each child skips: d - d // alpha
 GROUPED_MIN_OUTPUTS = 32  # alpha * h output units
 GROUPED_MIN_SAVED = 1 << 21  # (alpha-1)*h*d*(batch + GROUPED_BUILD_ROWS)
 GROUPED_BUILD_ROWS = 64
@@ -120,7 +120,7 @@ GROUPED_MAX_OUTPUT = 1 << 23  # batch * alpha * h output elements
 def grouped_pays_on_cpu(d: int, h: int, alpha: int, batch: int) -> bool:
     """Whether `grouped` is expected to beat `masked` on the CPU for this layer and batch."""
     saved = (alpha - 1) * h * d * (batch + GROUPED_BUILD_ROWS)
-    return (d // alpha >= GROUPED_MIN_BLOCK and alpha * h >= GROUPED_MIN_OUTPUTS
+    return (d - d // alpha >= GROUPED_MIN_SKIPPED and alpha * h >= GROUPED_MIN_OUTPUTS
             and saved >= GROUPED_MIN_SAVED and batch * alpha * h <= GROUPED_MAX_OUTPUT)
 
 
