@@ -184,5 +184,13 @@ class RunSpec:
         """The hash of the full spec: a rerun with the same spec finds finished work."""
         return sha256_of({"kind": "RunSpec", "spec": self.to_dict()})
 
+    @property
+    def full_batch(self) -> bool:
+        return self.batch_size == 0 or self.batch_size >= self.task.n_train
+
+    @property
+    def rows_per_step(self) -> int:
+        return self.task.n_train if self.full_batch else self.batch_size
+
     def replace(self, **changes) -> "RunSpec":
         return dataclasses.replace(self, **changes)

@@ -20,14 +20,6 @@ from satbench.kernels.fpe_linear import FORMAT_CHOICES, FPELinear, fpe_mlp, sele
 from satbench.models import MLP, get_splitter
 from satbench.specs import RunSpec
 
-# The arms whose first layer has FPE's structure and so can run in any format.
-FPE_STRUCTURED_ARMS = ("fpe", "sparse_scratch")
-
-
-def rows_per_step(run: RunSpec) -> int:
-    n_train = run.task.n_train
-    return n_train if run.batch_size == 0 or run.batch_size >= n_train else run.batch_size
-
 
 def planned_format(run: RunSpec, requested: str = "auto", device="cpu") -> str:
     """The concrete format `run`'s FPE-structured arms train in; `requested` may force one."""
@@ -42,7 +34,7 @@ def planned_format(run: RunSpec, requested: str = "auto", device="cpu") -> str:
     if requested != "auto":
         return requested
     return select_format(shared, device, d=run.task.n_inputs, h=run.neurons, alpha=run.alpha,
-                         batch=rows_per_step(run))
+                         batch=run.rows_per_step)
 
 
 def check_layer_format(runs: list[RunSpec], requested: str) -> None:

@@ -102,9 +102,7 @@ def train_runs_batched(runs: list[RunSpec], datasets: dict[str, Dataset], *,
 
 def group_key(run: RunSpec) -> tuple:
     """(n_inputs, n_outputs, rows per step, full batch): runs with equal keys train together."""
-    task = run.task
-    full = run.batch_size == 0 or run.batch_size >= task.n_train
-    return (task.n_inputs, task.n_outputs, task.n_train if full else run.batch_size, full)
+    return (run.task.n_inputs, run.task.n_outputs, run.rows_per_step, run.full_batch)
 
 
 def _widths(run: RunSpec) -> list[int]:
