@@ -26,7 +26,7 @@ CPU the per-parent format `auto` picks no slower than masked.
 
 CPU timings use one torch thread and this thread's CPU time by default (--threads, --clock), so
 that other processes on a shared machine do not distort the ratios; CUDA timings use wall time
-between synchronizations glibc's malloc is told to keep freed memory for reuse
+between synchronizations. glibc's malloc is told to keep freed memory for reuse
 (retain_freed_memory; --system-malloc turns this off), so that page faults do not land on
 whichever format happens to allocate after another returned memory to the OS.
 
