@@ -252,11 +252,11 @@ def cmd_sweep(args) -> None:
 
     spec = sweep_spec_from_args(args)
     executor = get_executor(args.executor)
-    check_layer_format(spec.runs(), args.layer_format)
+    runs = spec.runs()
+    check_layer_format(runs, args.layer_format)  # before the header: a bad format prints one line
     out = args.out or f"results/{spec.name}"
-    runs = len(spec.runs())
     print(f"sweep {spec.name}: {len(spec.cells)} cells x {len(spec.alphas)} alpha x "
-          f"{len(spec.splits)} split x {spec.seeds} seeds = {runs} runs into {out}",
+          f"{len(spec.splits)} split x {spec.seeds} seeds = {len(runs)} runs into {out}",
           file=sys.stderr)
     counts = run_sweep(spec, out, executor, progress=not args.no_progress, trainer=args.trainer,
                        layer_format=args.layer_format)

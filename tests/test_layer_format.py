@@ -29,7 +29,7 @@ def test_the_default_sizes_train_masked_and_large_shared_layers_grouped():
     assert planned_format(run_for("random")) == "masked"
     big = TaskSpec(n_vars=128, n_clauses=8, form="dnf", n_train=4096, n_test=512)
     run = RunSpec(big, neurons=256, alpha=2, split="random-shared", batch_size=256)
-    assert planned_format(run) == "grouped"  # d=256 inputs (pm1 encoding doubles nothing)
+    assert planned_format(run) == "grouped"  # d=128 inputs (pm1: one per variable)
     assert planned_format(run.replace(split="random")) == "masked"  # per-parent, on the CPU
     assert planned_format(run, "csr") == "csr"
 

@@ -13,16 +13,15 @@ Any other format converts the first layer to an FPELinear before the optimizer i
 to a MaskedLinear after training, so that evaluation, metrics and storage see one kind of model.
 """
 
-import torch
-
 from satbench.errors import SatbenchError
 from satbench.kernels.fpe_linear import FORMAT_CHOICES, FPELinear, fpe_mlp, select_format
 from satbench.models import MLP, get_splitter
 from satbench.specs import RunSpec
 
 
-def planned_format(run: RunSpec, requested: str = "auto", device="cpu") -> str:
-    """The concrete format `run`'s FPE-structured arms train in; `requested` may force one."""
+def planned_format(run: RunSpec, requested: str = "auto") -> str:
+    """The concrete format `run`'s FPE-structured arms train in (experiments train on the CPU);
+    `requested` may force one."""
     if requested not in FORMAT_CHOICES:
         raise SatbenchError(f"layer format: expected one of {', '.join(FORMAT_CHOICES)}, "
                             f"got {requested!r}")
@@ -33,7 +32,7 @@ def planned_format(run: RunSpec, requested: str = "auto", device="cpu") -> str:
                             "masked, child_label or csr")
     if requested != "auto":
         return requested
-    return select_format(shared, device, d=run.task.n_inputs, h=run.neurons, alpha=run.alpha,
+    return select_format(shared, "cpu", d=run.task.n_inputs, h=run.neurons, alpha=run.alpha,
                          batch=run.rows_per_step)
 
 
@@ -51,6 +50,5 @@ def with_format(model: MLP, alpha: int, fmt: str) -> MLP:
 def as_masked(model: MLP) -> MLP:
     """`model` with a MaskedLinear first layer (converted in place when it is an FPELinear)."""
     if isinstance(model.fc1, FPELinear):
-        with torch.no_grad():
-            model.fc1 = model.fc1.to_masked()
+        model.fc1 = model.fc1.to_masked()  # copies the weights under no_grad
     return model
