@@ -2,11 +2,11 @@ from pathlib import Path
 
 import pytest
 
-SATLIB = Path(__file__).resolve().parents[2] / "shared" / "data" / "satlib"
+# Shipped with the repository (tests/data/satlib/README.md gives their provenance), so a fresh
+# clone passes its tests with nothing beside it.
+SATLIB = Path(__file__).resolve().parent / "data" / "satlib"
 
 
 @pytest.fixture
 def satlib() -> Path:
-    if not SATLIB.is_dir():
-        pytest.fail(f"the shared SATLIB samples are missing: expected them at {SATLIB}")
     return SATLIB
