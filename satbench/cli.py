@@ -9,6 +9,7 @@ import sys
 from collections import Counter
 from pathlib import Path
 
+import satbench
 from satbench.errors import SatbenchError
 from satbench.fingerprint import sha256_of
 from satbench.generators.dimacs import read_dimacs, read_dimacs_comments, write_dimacs
@@ -305,6 +306,7 @@ def add_sweep_arguments(parser) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="satbench", description=__doc__.splitlines()[0])
+    parser.add_argument("--version", action="version", version=f"%(prog)s {satbench.__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
 
     generate = commands.add_parser("generate", help="write a random k-clause formula as DIMACS")

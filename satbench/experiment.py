@@ -29,6 +29,7 @@ from satbench.models.training import make_optimizer, train_steps
 from satbench.provenance import provenance
 from satbench.rng import numpy_rng, torch_generator
 from satbench.specs import RunSpec
+from satbench.threads import training_threads
 
 
 @dataclass
@@ -40,6 +41,7 @@ class TrainedArm:
     layer_format: str = "masked"  # the format the first layer trained in
 
 
+@training_threads()
 def train_arms(run: RunSpec, dataset: Dataset, layer_format: str = "auto") -> list[TrainedArm]:
     """Every arm of `run`, trained; FPE-structured first layers train in `layer_format` ('auto':
     the fastest for this run's split and sizes)."""
@@ -98,6 +100,7 @@ def train_arms(run: RunSpec, dataset: Dataset, layer_format: str = "auto") -> li
     return trained
 
 
+@training_threads()
 def evaluate_arm(arm: TrainedArm, run: RunSpec, dataset: Dataset) -> dict:
     """One flat results row: spec fields, metrics, fingerprints, provenance."""
     task = run.task

@@ -1,4 +1,4 @@
-"""What produced a result: package version, git commit, torch version, device."""
+"""What produced a result: package version, git commit, torch version, device, torch threads."""
 
 import functools
 import platform
@@ -28,9 +28,12 @@ def device_name(device: torch.device | str = "cpu") -> str:
     device = torch.device(device)
     if device.type == "cuda":
         return torch.cuda.get_device_name(device)
-    return f"cpu ({platform.machine()}, {torch.get_num_threads()} threads)"
+    return f"cpu ({platform.machine()})"
 
 
-def provenance(device: torch.device | str = "cpu") -> dict[str, str]:
+def provenance(device: torch.device | str = "cpu") -> dict:
+    """The provenance columns of a result row. torch_threads is the intra-op thread count the
+    caller runs on (training pins it: satbench.threads)."""
     return {"satbench_version": satbench.__version__, "git_commit": git_commit(),
-            "torch_version": torch.__version__, "device": device_name(device)}
+            "torch_version": torch.__version__, "device": device_name(device),
+            "torch_threads": torch.get_num_threads()}

@@ -58,6 +58,7 @@ from satbench.generators.dataset import Dataset
 from satbench.models import MLP, SplitContext, expand
 from satbench.rng import numpy_rng, torch_generator
 from satbench.specs import RunSpec
+from satbench.threads import training_threads
 
 __all__ = ["MEMORY_LIMIT_BYTES", "group_key", "train_runs_batched"]
 
@@ -74,6 +75,7 @@ SMALL_PRODUCT = 400  # ATen's bmm computes products below this many multiply-add
 ALIGN = 16  # floats: 64 bytes
 
 
+@training_threads()
 def train_runs_batched(runs: list[RunSpec], datasets: dict[str, Dataset], *,
                        memory_limit: int = MEMORY_LIMIT_BYTES) -> list[list[TrainedArm]]:
     """For each run, what train_arms(run, datasets[run.task.fingerprint]) returns.
