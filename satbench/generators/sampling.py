@@ -287,7 +287,12 @@ def _by_rejection(evaluator: _ClassEvaluator, count: int, rng, forced: bool) -> 
     while len(found) < count and drawn < budget:
         words = rng.bit_generator.random_raw((n, batch // 64))
         hits = np.flatnonzero(_bits_to_bool(evaluator(words)))
-        found.add(_unpack(words, hits), limit=count)
+        # Unpack the hits a block at a time, and only while more are needed: a common class can
+        # give many more hits than the request, at 8 bytes per hit and variable to unpack.
+        for start in range(0, len(hits), max(1, _MAX_WORDS // n)):
+            if len(found) >= count:
+                break
+            found.add(_unpack(words, hits[start : start + max(1, _MAX_WORDS // n)]), limit=count)
         drawn += batch
         if drawn == PROBE_DRAWS and not forced:
             # A probe with no hits, or a hit rate that needs too many draws: use the solver.
