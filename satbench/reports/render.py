@@ -281,8 +281,8 @@ def methods_section() -> list[str]:
             "of one run (same run key: same cell, α, split, seed, task and data). Comparisons "
             "across runs (α, split, output scale) pair runs that agree on everything else.",
             "- Per-cell means: Student t 95% intervals over seeds. p-values: two-sided paired "
-            "t-tests on the differences (scipy.stats.ttest_rel's statistic; the t distribution "
-            "is computed in satbench.reports.stats).",
+            "t-tests on the differences (scipy.stats.ttest_rel; t quantiles from "
+            "scipy.stats.t).",
             "- Pooled: all paired differences of a line (α, split) across its cells; mean ± "
             "standard error, t interval and t-test as above, and a stratified bootstrap interval "
             "(seeds resampled within each cell).",

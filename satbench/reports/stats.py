@@ -1,72 +1,19 @@
-"""Statistics for reports: Student t (no scipy), paired t-tests, seeded bootstraps, least squares.
+"""Statistics for reports: paired t-tests, t intervals, seeded bootstraps, least squares.
 
-Every bootstrap draws from its own numpy Generator(PCG64(seed)), so a report is the same number
-for number however often, and in whatever order, it is built.
-
-The t distribution is computed here rather than taken from scipy, which satbench does not depend
-on: the two-sided p-value of a paired t-test is I_{df/(df+t^2)}(df/2, 1/2), the regularized
-incomplete beta function, evaluated by its continued fraction (Numerical Recipes, 6.4).
+The t distribution, the t-tests and the regression come from scipy.stats. The bootstraps are
+satbench's own, because they are stratified (seeds are resampled within each cell), which
+scipy.stats.bootstrap cannot do. Every bootstrap draws from its own numpy Generator(PCG64(seed)),
+so a report is the same number for number however often, and in whatever order, it is built.
 """
 
 import math
 from dataclasses import dataclass
 
 import numpy as np
+import scipy.stats
 
 N_RESAMPLES = 10_000
 BOOTSTRAP_SEED = 0
-
-
-def _beta_continued_fraction(a: float, b: float, x: float) -> float:
-    tiny, eps = 1e-300, 1e-15
-    c, d = 1.0, 1.0 - (a + b) * x / (a + 1.0)
-    d = 1.0 / (d if abs(d) > tiny else tiny)
-    h = d
-    for m in range(1, 10_000):
-        for numerator in (m * (b - m) * x / ((a + 2 * m - 1) * (a + 2 * m)),
-                          -(a + m) * (a + b + m) * x / ((a + 2 * m) * (a + 2 * m + 1))):
-            d = 1.0 + numerator * d
-            d = 1.0 / (d if abs(d) > tiny else tiny)
-            c = 1.0 + numerator / c
-            c = c if abs(c) > tiny else tiny
-            h *= d * c
-        if abs(d * c - 1.0) < eps:
-            break
-    return h
-
-
-def betainc(a: float, b: float, x: float) -> float:
-    """The regularized incomplete beta function I_x(a, b) for a, b > 0 and 0 <= x <= 1."""
-    if x <= 0.0:
-        return 0.0
-    if x >= 1.0:
-        return 1.0
-    log_front = (math.lgamma(a + b) - math.lgamma(a) - math.lgamma(b)
-                 + a * math.log(x) + b * math.log1p(-x))
-    if x < (a + 1.0) / (a + b + 2.0):
-        return math.exp(log_front) * _beta_continued_fraction(a, b, x) / a
-    return 1.0 - math.exp(log_front) * _beta_continued_fraction(b, a, 1.0 - x) / b
-
-
-def t_two_sided_p(t: float, df: float) -> float:
-    """P(|T| >= |t|) for Student's t with df degrees of freedom."""
-    if math.isnan(t) or df <= 0:
-        return math.nan
-    if math.isinf(t):
-        return 0.0
-    return betainc(df / 2.0, 0.5, df / (df + t * t))
-
-
-def t_quantile(q: float, df: float) -> float:
-    """The q quantile (0.5 <= q < 1) of Student's t, by bisection on the two-sided tail."""
-    tail = 2.0 * (1.0 - q)
-    low, high = 0.0, 1.0
-    while t_two_sided_p(high, df) > tail:
-        high *= 2.0
-    for _ in range(200):
-        middle = (low + high) / 2.0
-        low, high = (middle, high) if t_two_sided_p(middle, df) > tail else (low, middle)
-    return (low + high) / 2.0
 
 
 @dataclass(frozen=True)
@@ -102,10 +49,12 @@ def summarize(values) -> Summary:
     if n == 1:
         return Summary(1, mean, math.nan, math.nan, math.nan, math.nan, positive)
     se = float(x.std(ddof=1) / math.sqrt(n))
+    # No spread (up to rounding): scipy's t would be mean / 0, NaN or inf with a warning.
     if se <= 1e-12 * max(1.0, abs(mean)):
         return Summary(n, mean, 0.0, mean, mean, 1.0 if mean == 0 else 0.0, positive)
-    half = t_quantile(0.975, n - 1) * se
-    return Summary(n, mean, se, mean - half, mean + half, t_two_sided_p(mean / se, n - 1),
+    test = scipy.stats.ttest_1samp(x, 0.0)
+    interval = test.confidence_interval(0.95)
+    return Summary(n, mean, se, float(interval.low), float(interval.high), float(test.pvalue),
                    positive)
 
 
@@ -188,7 +137,7 @@ def trend_slope(x, groups, seed: int = BOOTSTRAP_SEED) -> Estimate | None:
             t_low = t_high = value
         else:
             df = variance ** 2 / float((terms ** 2 / (sizes - 1)).sum())
-            half = t_quantile(0.975, df) * math.sqrt(variance)
+            half = float(scipy.stats.t.ppf(0.975, df)) * math.sqrt(variance)
             t_low, t_high = value - half, value + half
     return Estimate(value, *percentile_ci(samples), int(sizes.sum()), t_low, t_high)
 
@@ -219,21 +168,20 @@ def least_squares(x, y, seed: int = BOOTSTRAP_SEED) -> Fit | None:
     x, y = x[keep], y[keep]
     if len(x) < 3 or np.ptp(x) == 0:
         return None
-    slope, intercept = np.polyfit(x, y, 1)
-    residual = y - (slope * x + intercept)
-    total = ((y - y.mean()) ** 2).sum()
-    r2 = float(1.0 - (residual ** 2).sum() / total) if total > 0 else math.nan
+    fit = scipy.stats.linregress(x, y)
+    # A flat y is fitted exactly, but has no R^2 (0 / 0); scipy's r (and so its standard error)
+    # is then NaN or 0 depending on its version.
+    r2, se = (math.nan, 0.0) if np.ptp(y) == 0 else (float(fit.rvalue) ** 2, float(fit.stderr))
     rng = np.random.Generator(np.random.PCG64(seed))
     index = rng.integers(0, len(x), size=(N_RESAMPLES, len(x)))
     xs, ys = x[index], y[index]
     dx = xs - xs.mean(axis=1, keepdims=True)
     with np.errstate(invalid="ignore", divide="ignore"):
         samples = (dx * (ys - ys.mean(axis=1, keepdims=True))).sum(axis=1) / (dx ** 2).sum(axis=1)
-    sxx = float(((x - x.mean()) ** 2).sum())
-    half = t_quantile(0.975, len(x) - 2) * math.sqrt(float((residual ** 2).sum())
-                                                     / (len(x) - 2) / sxx)
-    return Fit(float(slope), float(intercept), r2, *percentile_ci(samples), len(x),
-               float(slope) - half, float(slope) + half)
+    slope = float(fit.slope)
+    half = float(scipy.stats.t.ppf(0.975, len(x) - 2)) * se
+    return Fit(slope, float(fit.intercept), r2, *percentile_ci(samples), len(x), slope - half,
+               slope + half)
 
 
 def verdict(low: float, high: float, direction: int = 1) -> str:
