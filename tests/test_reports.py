@@ -11,6 +11,9 @@ import sys
 import numpy as np
 import polars as pl
 import pytest
+import scipy.stats
+from hypothesis import assume, given
+from hypothesis import strategies as st
 
 from satbench.errors import SatbenchError
 from satbench.reports import figures, stats
@@ -105,12 +108,52 @@ def test_bootstrap_is_reproducible():
     assert stats.pooled_mean(groups) == stats.pooled_mean(groups)
 
 
-@pytest.mark.parametrize("t, df, p", [(2.776445105, 4, 0.05), (2.228138852, 10, 0.05),
-                                      (1.0, 1, 0.5), (0.0, 7, 1.0), (1.959964, 1e6, 0.05)])
-def test_student_t_tail_matches_tables(t, df, p):
-    assert stats.t_two_sided_p(t, df) == pytest.approx(p, abs=1e-6)
-    if p < 1:
-        assert stats.t_quantile(1 - p / 2, df) == pytest.approx(t, rel=1e-5)
+PAIRS = st.lists(st.tuples(st.floats(0, 1), st.floats(0, 1)), min_size=2, max_size=30)
+
+
+@given(PAIRS)
+def test_summarize_is_the_paired_t_test_and_the_textbook_t_interval(pairs):
+    a, b = (np.array(side) for side in zip(*pairs, strict=True))
+    summary = stats.summarize(a - b)
+    d = a - b
+    assert summary.n == len(d) and summary.mean == pytest.approx(d.mean(), abs=1e-15)
+    if summary.se == 0:  # no spread: every pair moved by the same amount
+        assert summary.p == (1.0 if summary.mean == 0 else 0.0)
+        assert summary.low == summary.high == summary.mean
+        return
+    assert summary.p == pytest.approx(scipy.stats.ttest_rel(a, b).pvalue, rel=1e-9, abs=1e-15)
+    se = d.std(ddof=1) / math.sqrt(len(d))
+    half = scipy.stats.t.ppf(0.975, len(d) - 1) * se
+    assert (summary.low, summary.high) == pytest.approx((d.mean() - half, d.mean() + half),
+                                                        rel=1e-9, abs=1e-12)
+
+
+@given(st.lists(st.tuples(st.integers(-8, 8), st.floats(-1, 1)), min_size=3, max_size=30))
+def test_least_squares_is_polyfit_with_the_classical_slope_interval(points):
+    x, y = (np.array(side, dtype=float) for side in zip(*points, strict=True))
+    assume(np.ptp(x) > 0)
+    fit = stats.least_squares(x, y)
+    slope, intercept = np.polyfit(x, y, 1)
+    scale = max(np.ptp(y), 1e-3)  # x are integers: |slope| <= the steepest pairwise slope
+    assert (fit.slope, fit.intercept) == pytest.approx((slope, intercept), abs=1e-9 * scale)
+    residual = y - (slope * x + intercept)
+    sxx = ((x - x.mean()) ** 2).sum()
+    half = scipy.stats.t.ppf(0.975, len(x) - 2) * math.sqrt((residual ** 2).sum()
+                                                            / (len(x) - 2) / sxx)
+    # scipy takes the standard error from 1 - r^2, which cancels in near-exact fits (up to
+    # ~3e-7 of the scale seen); a wrong formula or df would be off by percents.
+    assert (fit.slope_t_low, fit.slope_t_high) == pytest.approx((slope - half, slope + half),
+                                                                abs=1e-5 * scale)
+    assert fit.slope_t_low <= fit.slope <= fit.slope_t_high
+
+
+def test_least_squares_needs_three_points_and_spread_in_x():
+    assert stats.least_squares([1, 2], [3, 4]) is None
+    assert stats.least_squares([1, 1, 1, 1], [1, 2, 3, 4]) is None
+    assert stats.least_squares([1, 2, math.nan, 3], [1, 2, 3, math.nan]) is None
+    flat = stats.least_squares([1, 2, 3], [0.5, 0.5, 0.5])
+    assert (flat.slope, flat.slope_t_low, flat.slope_t_high) == (0.0, 0.0, 0.0)
+    assert math.isnan(flat.r2)
 
 
 def test_paired_t_test_matches_a_hand_computation():
@@ -190,3 +233,39 @@ def test_runs_pair_arms_of_the_same_run(tmp_path):
     assert (runs["fpe.test_accuracy"] - runs["dense.test_accuracy"]).to_list() == \
         pytest.approx([0.05, 0.05])
     assert isinstance(runs, pl.DataFrame)
+
+
+def test_heatmap_missing_cell_does_not_look_like_no_effect(tmp_path, monkeypatch):
+    import matplotlib
+    from matplotlib.image import imread
+
+    from satbench.reports.aggregate import load
+
+    # (4, 8) has no runs; (2, 4) has exactly zero gain, which RdBu draws (near) white.
+    store = make_store(tmp_path / "s", lambda h, m, *_: 0.0 if (h, m) == (2, 4) else 0.05,
+                       cells=[(2, 4), (2, 8), (4, 4)], seeds=2)
+    drawn = []
+    save = figures._save
+
+    def keep(figure, path):  # keep the figure, to map cells to pixels with its transform
+        save(figure, path)
+        drawn.append(figure)
+    monkeypatch.setattr(figures, "_save", keep)
+    caption = figures.heatmap(load(store), "", tmp_path / "heatmap.png")
+    assert "hatched grey: no runs" in caption
+    pixels = imread(tmp_path / "heatmap.png")[..., :3]
+    ax = drawn[0].axes[0]  # the one panel (axes[1] is the colour bar)
+
+    def colour(row, column):
+        """Median colour of a cell's middle: the median looks past its label and hatch lines."""
+        (x0, y0), (x1, y1) = ax.transData.transform([(column - 0.3, row - 0.3),
+                                                     (column + 0.3, row + 0.3)])
+        top = pixels.shape[0]  # image rows run down from the top; display y runs up
+        block = pixels[round(top - y1):round(top - y0), round(x0):round(x1)]
+        return np.median(block.reshape(-1, 3), axis=0)
+
+    near_zero = matplotlib.colormaps["RdBu"](np.linspace(0.35, 0.65, 61))[:, :3]
+    missing, zero = colour(1, 1), colour(0, 0)  # rows: neurons 2, 4; columns: clauses 4, 8
+    assert np.abs(missing - 1).max() > 0.1, missing  # not white
+    assert np.linalg.norm(near_zero - missing, axis=1).min() > 0.1, missing
+    assert (zero > 0.9).all(), zero  # the present ~0 cell is near white

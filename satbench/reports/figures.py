@@ -12,6 +12,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.colors import PowerNorm
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
+from matplotlib.patches import Rectangle
 from matplotlib.ticker import MaxNLocator, NullLocator
 
 from satbench.reports import stats
@@ -20,6 +21,9 @@ from satbench.reports.conclusions import choose_fixed, line_label, lines, trend_
 
 DPI = 120
 MARKERS = "osD^vP*X"
+# A heatmap cell with no runs: grey and hatched, since a blank cell would read as white, the
+# diverging colormap's "no effect".
+NO_DATA = {"facecolor": "0.8", "edgecolor": "0.55", "hatch": "///", "linewidth": 0}
 
 
 def _figure(width: float, height: float) -> Figure:
@@ -52,7 +56,7 @@ def heatmap(results: Results, setting: str, path) -> str | None:
     figure = _figure(0.8 + 1.0 * max(3, len(clauses)) * len(splits),
                      0.9 + 0.8 * max(3, len(neurons)) * len(alphas))
     axes = figure.subplots(len(alphas), len(splits), squeeze=False)
-    image = None
+    image, missing = None, False
     for i, alpha in enumerate(alphas):
         for j, split in enumerate(splits):
             ax = axes[i][j]
@@ -64,7 +68,12 @@ def heatmap(results: Results, setting: str, path) -> str | None:
             image = ax.imshow(np.ma.masked_invalid(grid), cmap="RdBu", vmin=-limit, vmax=limit,
                               origin="lower", aspect="auto")
             for (r, c), value in np.ndenumerate(grid):
-                if not math.isnan(value):
+                if math.isnan(value):
+                    missing = True
+                    ax.add_patch(Rectangle((c - 0.5, r - 0.5), 1, 1, **NO_DATA))
+                    ax.text(c, r, "no data", ha="center", va="center", fontsize=8, color="0.2",
+                            bbox={"facecolor": NO_DATA["facecolor"], "linewidth": 0, "pad": 1})
+                else:
                     ax.text(c, r, f"{value:+.1f}%", ha="center", va="center", fontsize=9,
                             color="white" if abs(value) > 0.6 * limit else "black")
             ax.set_xticks(range(len(clauses)), [str(m) for m in clauses])
@@ -79,7 +88,8 @@ def heatmap(results: Results, setting: str, path) -> str | None:
     _save(figure, path)
     return (f"Mean over seeds of FPE's relative gain (fpe / dense − 1 test accuracy, paired within "
             f"each run) on the neurons × clauses grid{', ' + setting if setting else ''}. "
-            f"Blue: FPE better; red: worse; blank: cell not in the store.")
+            f"Blue: FPE better; red: worse"
+            f"{'; hatched grey: no runs in that cell' if missing else ''}.")
 
 
 def _trend_panel(ax, runs: pl.DataFrame, vary: str, fixed: str, value: str, scale: float,
