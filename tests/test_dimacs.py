@@ -1,5 +1,10 @@
-"""DIMACS reading and writing: real SATLIB files, every error case, and round trips."""
+"""DIMACS reading and writing: SATLIB files, compression, every error case, round trips."""
 
+import bz2
+import gzip
+import hashlib
+import lzma
+import random
 import shutil
 from pathlib import Path
 
@@ -20,18 +25,28 @@ from satbench.generators.dimacs import (
 from satbench.generators.formula import Formula
 from satbench.generators.random_formula import max_distinct_clauses, random_formula
 
-SATLIB = Path(__file__).resolve().parents[2] / "shared" / "data" / "satlib"
+SATLIB_FILES = ["uf20-01.cnf", "uuf50-01.cnf"]
+# suffix: (codec name in error messages, its standard-library module)
+CODECS = {".gz": ("gzip", gzip), ".xz": ("xz", lzma), ".bz2": ("bzip2", bz2)}
 
 
-def _satlib(name: str) -> Path:
-    path = SATLIB / name
-    if not path.exists():
-        pytest.fail(f"{path} not present (shared/ must sit beside the clone)")
-    return path
+def test_satlib_data_ship_inside_the_repository_with_their_listed_hashes(satlib):
+    # So a clone passes its tests with nothing beside it, and the files are the ones listed.
+    repository = Path(__file__).resolve().parents[1]
+    rows = [[cell.strip() for cell in line.strip("|").split("|")]
+            for line in (satlib / "README.md").read_text().splitlines() if line.startswith("|")]
+    header, *body = rows
+    column = header.index("sha256")
+    listed = {row[0]: row[column] for row in body if row[0].endswith(".cnf")}
+    assert sorted(listed) == sorted(p.name for p in satlib.glob("*.cnf")) == SATLIB_FILES
+    for name, digest in listed.items():
+        path = satlib / name
+        assert not path.is_symlink() and path.resolve().is_relative_to(repository), path
+        assert hashlib.sha256(path.read_bytes()).hexdigest() == digest, name
 
 
-def test_uf20_is_satisfiable_and_the_model_evaluates_true():
-    formula = read_dimacs(_satlib("uf20-01.cnf"))
+def test_uf20_is_satisfiable_and_the_model_evaluates_true(satlib):
+    formula = read_dimacs(satlib / "uf20-01.cnf")
     assert (formula.n_vars, formula.n_clauses, formula.form) == (20, 91, "cnf")
     assert formula.widths.tolist() == [3] * 91
     with Solver(name="cadical153", bootstrap_with=[list(c) for c in formula.clauses]) as solver:
@@ -45,22 +60,22 @@ def test_uf20_is_satisfiable_and_the_model_evaluates_true():
     assert clause_values.all() and formula_values[0]
 
 
-def test_uuf50_is_unsatisfiable():
-    formula = read_dimacs(_satlib("uuf50-01.cnf"))
+def test_uuf50_is_unsatisfiable(satlib):
+    formula = read_dimacs(satlib / "uuf50-01.cnf")
     assert (formula.n_vars, formula.n_clauses) == (50, 218)
     with Solver(name="cadical153", bootstrap_with=[list(c) for c in formula.clauses]) as solver:
         assert not solver.solve()
 
 
-@pytest.mark.parametrize("name", ["uf20-01.cnf", "uuf50-01.cnf"])
-def test_satlib_file_agrees_with_pysat(name):
-    path = _satlib(name)
+@pytest.mark.parametrize("name", SATLIB_FILES)
+def test_satlib_file_agrees_with_pysat(satlib, name):
+    path = satlib / name
     assert [list(c) for c in read_dimacs(path).clauses] == CNF(from_file=str(path)).clauses
 
 
-@pytest.mark.parametrize("name", ["uf20-01.cnf", "uuf50-01.cnf"])
-def test_satlib_trailer_is_ignored(tmp_path, name):
-    original = _satlib(name)
+@pytest.mark.parametrize("name", SATLIB_FILES)
+def test_satlib_trailer_is_ignored(tmp_path, satlib, name):
+    original = satlib / name
     copy = tmp_path / name
     shutil.copy(original, copy)
     with open(copy, "a") as out:
@@ -145,6 +160,98 @@ def test_file_errors(tmp_path):
         assert words in message and "\n" not in message
 
 
+@pytest.mark.parametrize("suffix", CODECS)
+@pytest.mark.parametrize("name", SATLIB_FILES)
+def test_compressed_satlib_file_reads_like_the_plain_one(tmp_path, satlib, name, suffix):
+    plain = satlib / name
+    compressed = CODECS[suffix][1].compress(plain.read_bytes())
+    (tmp_path / (name + suffix)).write_bytes(compressed)
+    (tmp_path / name).write_bytes(compressed)  # misnamed: detected by content, not suffix
+    for path in (tmp_path / (name + suffix), tmp_path / name):
+        assert read_dimacs(path) == read_dimacs(plain)
+        assert read_dimacs_comments(path) == read_dimacs_comments(plain)
+
+
+def _one_line_error(path) -> str:
+    with pytest.raises(SatbenchError) as caught:
+        read_dimacs(path)
+    message = str(caught.value)
+    assert message.startswith(f"{path}:") and "\n" not in message, message
+    return message
+
+
+@pytest.mark.parametrize("suffix", CODECS)
+def test_compressed_file_errors_keep_their_line_numbers(tmp_path, suffix):
+    path = tmp_path / f"bad.cnf{suffix}"
+    path.write_bytes(CODECS[suffix][1].compress(b"c x\np cnf 3 1\n1 x2 0\n"))
+    assert _one_line_error(path) == f"{path}:3: expected an integer literal, got 'x2'"
+
+
+def _damaged_compressed_file(tmp_path, satlib, suffix):
+    """(codec name, bytes of uf20-01.cnf compressed with it, where to write a damaged copy)."""
+    codec, module = CODECS[suffix]
+    data = module.compress((satlib / "uf20-01.cnf").read_bytes())
+    return codec, data, tmp_path / f"f.cnf{suffix}"
+
+
+@pytest.mark.parametrize("suffix", CODECS)
+def test_truncated_compressed_file_is_one_line_error(tmp_path, satlib, suffix):
+    codec, data, path = _damaged_compressed_file(tmp_path, satlib, suffix)
+    for end in (len(data) // 2, len(data) - 1):
+        path.write_bytes(data[:end])
+        assert _one_line_error(path) == f"{path}: the {codec} stream ends early (truncated file?)"
+    # Cut anywhere, even inside the magic number, the file still gives one line naming it.
+    for end in range(len(data)):
+        path.write_bytes(data[:end])
+        _one_line_error(path)
+
+
+@pytest.mark.parametrize("suffix", CODECS)
+def test_truncation_past_the_satlib_trailer_is_caught(tmp_path, suffix):
+    # Incompressible text after the trailer, far more than one read of the decompressor takes.
+    tail = random.Random(0).randbytes(100_000).hex().encode()
+    codec, module = CODECS[suffix]
+    path = tmp_path / f"f.cnf{suffix}"
+    path.write_bytes(module.compress(b"p cnf 1 1\n1 0\n%\n0\n" + tail)[:-1])
+    assert _one_line_error(path) == f"{path}: the {codec} stream ends early (truncated file?)"
+
+
+# A damaged byte each format is sure to catch: gzip's CRC of the data (in its 8-byte trailer),
+# xz's footer magic (its last two bytes), bzip2's block magic (just after the 4-byte header).
+CORRUPT_AT = {".gz": -8, ".xz": -1, ".bz2": 4}
+
+
+@pytest.mark.parametrize("suffix", CODECS)
+def test_corrupt_compressed_file_is_one_line_error(tmp_path, satlib, suffix):
+    codec, data, path = _damaged_compressed_file(tmp_path, satlib, suffix)
+    damaged = bytearray(data)
+    damaged[CORRUPT_AT[suffix]] ^= 0xFF
+    path.write_bytes(damaged)
+    assert _one_line_error(path).startswith(f"{path}: not a valid {codec} stream (")
+    # Damage anywhere gives one line naming the file (or, in a field no check covers such as
+    # gzip's time stamp, the same formula), never a traceback.
+    expected = read_dimacs(satlib / "uf20-01.cnf")
+    for index in range(len(data)):
+        damaged = bytearray(data)
+        damaged[index] ^= 0xFF
+        path.write_bytes(damaged)
+        try:
+            assert read_dimacs(path) == expected
+        except SatbenchError as error:
+            assert str(error).startswith(f"{path}:") and "\n" not in str(error)
+
+
+@pytest.mark.parametrize("suffix", CODECS)
+def test_compressed_output_is_deterministic(tmp_path, suffix):
+    formula = random_formula(20, 60, 3, "cnf", seed=1)
+    first, second = tmp_path / f"a.cnf{suffix}", tmp_path / f"b.cnf{suffix}"
+    write_dimacs(formula, first)
+    write_dimacs(formula, second)  # another name, and a later time
+    assert first.read_bytes() == second.read_bytes()
+    if suffix == ".gz":  # header: no flags (so no file name), time stamp 0
+        assert first.read_bytes()[3:8] == bytes(5)
+
+
 def test_write_layout_and_comments(tmp_path):
     formula = Formula(3, ((1, -2, 3), (-3,)), "cnf")
     path = tmp_path / "out" / "f.cnf"
@@ -163,8 +270,8 @@ def test_write_layout_and_comments(tmp_path):
     assert [p.name for p in path.parent.iterdir()] == ["f.cnf"]  # no temp file left behind
 
 
-def test_satlib_comments_without_pairs_are_skipped():
-    assert read_dimacs_comments(_satlib("uf20-01.cnf")) == {}
+def test_satlib_comments_without_pairs_are_skipped(satlib):
+    assert read_dimacs_comments(satlib / "uf20-01.cnf") == {}
 
 
 @pytest.mark.parametrize("comments", [{"bad key": "v"}, {"": "v"}, {"a:b": "v"}, {"k": "a\nb"}])
@@ -211,11 +318,16 @@ values = st.text(st.characters(exclude_categories=["Cs"], exclude_characters="\r
 
 @settings(max_examples=150, deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(formula=formulas(), comments=st.dictionaries(keys, values, max_size=3))
-def test_round_trip(tmp_path, formula, comments):
+@given(formula=formulas(), comments=st.dictionaries(keys, values, max_size=3),
+       suffix=st.sampled_from(["", *CODECS]))
+def test_round_trip(tmp_path, formula, comments, suffix):
     comments.pop(FINGERPRINT_KEY, None)
-    path = tmp_path / f"f.{formula.form}"
+    path = tmp_path / f"f.{formula.form}{suffix}"
     write_dimacs(formula, path, comments=comments)
+    if suffix:  # really compressed: it decompresses to the plain file
+        plain = tmp_path / f"plain.{formula.form}"
+        write_dimacs(formula, plain, comments=comments)
+        assert CODECS[suffix][1].decompress(path.read_bytes()) == plain.read_bytes()
     assert read_dimacs(path) == formula
     expected = {key: value.strip() for key, value in comments.items()}
     assert read_dimacs_comments(path) == {**expected, FINGERPRINT_KEY: formula.fingerprint}

@@ -1,5 +1,10 @@
 """DIMACS CNF files: a strict reader with line-numbered errors, and an atomic writer.
 
+Both handle gzip, xz and bzip2 compression transparently, as SAT solvers and python-sat do. The
+reader recognises a compressed file by its first bytes (its magic number), so a misnamed file
+still reads; the writer compresses when the path ends in `.gz`, `.xz` or `.bz2`. Its gzip output
+stores no file name and a zero time stamp, so the same formula always gives the same bytes.
+
 Reading accepts what real files contain: `c` comment lines anywhere, blank lines, any whitespace
 (leading, trailing, tabs, runs of spaces), clauses spread over several lines or several clauses on
 one line (a clause ends at the literal 0), and the SATLIB trailer (a `%` line, then a `0` line:
@@ -13,11 +18,20 @@ Two choices about clause contents:
   would change the clause count and indices that callers see.
 
 Every problem raises SatbenchError with a one-line message `<path>:<line>: <what is wrong>`
-(just `<path>: ...` where no line applies).
+(just `<path>: ...` where no line applies); line numbers count lines of the decompressed text. A
+corrupt or truncated compressed file gives `<path>: not a valid <codec> stream (...)` or `<path>:
+the <codec> stream ends early (truncated file?)`. The text is parsed as it streams out of the
+decompressor, so garbage that decompresses before the corruption is detected can surface as a
+line error instead.
 """
 
+import bz2
+import gzip
+import io
+import lzma
 import os
 import re
+import zlib
 from collections.abc import Iterator, Mapping
 
 from satbench.atomic import atomic_path
@@ -31,11 +45,35 @@ MAX_VARS = 2**31 - 1
 _INTEGER = re.compile(r"-?[0-9]+")
 _COMMENT_PAIR = re.compile(r"c\s+([^\s:]+):(.*)", re.DOTALL)
 _HEADER_USAGE = "expected 'p cnf <vars> <clauses>' (or 'p dnf <vars> <clauses>')"
+# Each compressed format's magic number: its first bytes. bzip2's ends in the block-size digit,
+# which keeps a text file that happens to start with "BZh" out.
+_MAGIC = {
+    "gzip": re.compile(rb"\x1f\x8b"),
+    "xz": re.compile(rb"\xfd7zXZ\x00"),
+    "bzip2": re.compile(rb"BZh[1-9]"),
+}
+# Decompressors over an open binary file; none of them closes that file when closed.
+_READERS = {
+    "gzip": lambda handle: gzip.GzipFile(fileobj=handle, mode="rb"),
+    "xz": lzma.LZMAFile,
+    "bzip2": bz2.BZ2File,
+}
+_WRITERS = {
+    # An empty filename and mtime 0 keep the temp file's name and the time out of the header.
+    ".gz": lambda handle: gzip.GzipFile(filename="", mode="wb", fileobj=handle, mtime=0),
+    ".xz": lambda handle: lzma.LZMAFile(handle, "wb"),
+    ".bz2": lambda handle: bz2.BZ2File(handle, "wb"),
+}
 
 
 def _show(text: str, limit: int = 40) -> str:
     """A token or line quoted for an error message: repr keeps it on one line; long ones cut."""
     return repr(text if len(text) <= limit else text[:limit] + "...")
+
+
+def _codec(head: bytes) -> str | None:
+    """The compression whose magic number `head` starts with, or None for a plain file."""
+    return next((codec for codec, magic in _MAGIC.items() if magic.match(head)), None)
 
 
 def _lines(path) -> Iterator[tuple[int, str]]:
@@ -47,19 +85,34 @@ def _lines(path) -> Iterator[tuple[int, str]]:
         raise SatbenchError(f"{name}: no such file") from None
     except OSError as error:
         raise SatbenchError(f"{name}: cannot read the file ({error.strerror})") from None
+    codec = None
     with handle:
         try:
-            for number, raw in enumerate(handle, start=1):
-                try:
-                    line = raw.decode("utf-8")
-                except UnicodeDecodeError:
-                    raise SatbenchError(f"{name}:{number}: not UTF-8 text") from None
-                line = line.removeprefix("\ufeff") if number == 1 else line
-                line = line.strip()
-                if line.startswith("%"):
-                    return
-                yield number, line
-        except OSError as error:  # e.g. a directory opens on some systems but fails to read
+            # peek, not read and seek back: a pipe (bash's <(...)) cannot seek.
+            codec = _codec(handle.peek())
+            with (_READERS[codec](handle) if codec else handle) as stream:
+                for number, raw in enumerate(stream, start=1):
+                    try:
+                        line = raw.decode("utf-8")
+                    except UnicodeDecodeError:
+                        raise SatbenchError(f"{name}:{number}: not UTF-8 text") from None
+                    line = line.removeprefix("\ufeff") if number == 1 else line
+                    line = line.strip()
+                    if line.startswith("%"):
+                        if codec:  # decompress the rest too, so damage past the trailer shows
+                            stream.read()
+                        return
+                    yield number, line
+        except EOFError:  # only the decompressors raise it: input ran out mid-stream
+            raise SatbenchError(f"{name}: the {codec} stream ends early (truncated file?)") \
+                from None
+        except (lzma.LZMAError, zlib.error) as error:
+            raise SatbenchError(f"{name}: not a valid {codec} stream ({error})") from None
+        except OSError as error:
+            # gzip (BadGzipFile) and bz2 report bad data as OSErrors without an errno; a real
+            # read error has one (e.g. a directory opens on some systems but fails to read).
+            if codec and error.errno is None:
+                raise SatbenchError(f"{name}: not a valid {codec} stream ({error})") from None
             raise SatbenchError(f"{name}: cannot read the file ({error.strerror})") from None
 
 
@@ -164,8 +217,9 @@ def write_dimacs(formula: Formula, path, comments: Mapping[str, str] | None = No
     Each comment item becomes a `c key: value` line, followed by (or, if the caller passes that
     key, replaced by) `c satbench-formula-fingerprint: <formula.fingerprint>`. Keys must be
     non-empty with no whitespace or colon, and values must fit on one line; values come back from
-    read_dimacs_comments stripped of surrounding whitespace. The write is atomic: a temp file
-    beside `path` replaces it only once complete.
+    read_dimacs_comments stripped of surrounding whitespace. A path ending in `.gz`, `.xz` or
+    `.bz2` gets that compression. The write is atomic: a temp file beside `path` replaces it only
+    once complete.
     """
     items = {**(comments or {}), FINGERPRINT_KEY: formula.fingerprint}
     for key, value in items.items():
@@ -175,7 +229,9 @@ def write_dimacs(formula: Formula, path, comments: Mapping[str, str] | None = No
             )
         if "\n" in str(value) or "\r" in str(value):
             raise SatbenchError(f"comments: value for {key!r} must not contain a line break")
-    with atomic_path(path) as temp, open(temp, "w", encoding="utf-8", newline="\n") as out:
+    compress = _WRITERS.get(os.path.splitext(path)[1], lambda handle: handle)
+    with (atomic_path(path) as temp, open(temp, "wb") as handle, compress(handle) as binary,
+          io.TextIOWrapper(binary, encoding="utf-8", newline="\n") as out):
         for key, value in items.items():
             out.write(f"c {key}: {value}\n")
         out.write(f"p {formula.form} {formula.n_vars} {formula.n_clauses}\n")
