@@ -1,9 +1,22 @@
-"""The results store: atomic per-run files; corrupt or foreign files are named and skipped."""
+"""The results store: atomic per-run files; corrupt or foreign files are named and skipped by
+readers, and moved to quarantine (never deleted) by writers, which train the run again."""
+
+import os
+import stat
 
 import polars as pl
 import pytest
 
-from satbench.store import StoreWarning, has_run, read_results, run_path, runs_dir, write_run
+from satbench.store import (
+    StoreWarning,
+    find_runs,
+    quarantine_dir,
+    read_results,
+    read_run,
+    run_path,
+    runs_dir,
+    write_run,
+)
 
 ROWS = [{"run_key": "k1", "method": m, "test_accuracy": 0.5, "train_accuracy": 0.6,
          "nnz_weights": 10} for m in ("dense", "fpe")]
@@ -11,7 +24,8 @@ ROWS = [{"run_key": "k1", "method": m, "test_accuracy": 0.5, "train_accuracy": 0
 
 def test_rows_round_trip_and_runs_are_found_by_key(tmp_path):
     write_run(tmp_path, "k1", ROWS, {"spec": 1})
-    assert has_run(tmp_path, "k1") and not has_run(tmp_path, "k2")
+    assert find_runs(tmp_path, ["k1", "k2"]) == ({"k1"}, [])
+    assert read_run(tmp_path, "k1") == ROWS and read_run(tmp_path, "k2") is None
     assert read_results(tmp_path).to_dicts() == ROWS
 
 
@@ -49,3 +63,36 @@ def test_in_flight_temporary_files_are_ignored(tmp_path):
     write_run(tmp_path, "k1", ROWS, {})
     (runs_dir(tmp_path) / ".k2.parquet.abc.tmp").write_bytes(b"partial")
     assert len(read_results(tmp_path)) == 2
+
+
+@pytest.mark.parametrize("damage", ["truncate", "garbage", "empty"])
+def test_a_damaged_run_file_is_not_stored_and_moves_to_quarantine(tmp_path, damage):
+    path = write_run(tmp_path, "k1", ROWS, {})
+    write_run(tmp_path, "k2", ROWS, {})
+    data = path.read_bytes()
+    damaged = {"truncate": data[: len(data) // 2], "garbage": b"PAR1" + b"x" * 200,
+               "empty": b""}[damage]
+    path.write_bytes(damaged)
+    stored, moved = find_runs(tmp_path, ["k1", "k2"])
+    assert stored == {"k2"}
+    assert len(moved) == 1 and "k1.parquet" in moved[0] and "trained again" in moved[0]
+    assert not path.exists() and read_run(tmp_path, "k1") is None
+    assert (quarantine_dir(tmp_path) / "k1.parquet").read_bytes() == damaged  # kept, not deleted
+
+
+def test_quarantine_never_overwrites_an_earlier_damaged_file(tmp_path):
+    for attempt in range(3):
+        run_path(tmp_path, "k1").parent.mkdir(parents=True, exist_ok=True)
+        run_path(tmp_path, "k1").write_bytes(f"bad {attempt}".encode())
+        find_runs(tmp_path, ["k1"])
+    kept = sorted(p.read_bytes() for p in quarantine_dir(tmp_path).iterdir())
+    assert kept == [b"bad 0", b"bad 1", b"bad 2"]
+
+
+def test_written_files_follow_the_umask(tmp_path):
+    old = os.umask(0o022)
+    try:
+        path = write_run(tmp_path, "k1", ROWS, {})
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o644  # mkstemp would give 0600
