@@ -15,6 +15,7 @@ fpe and sparse_scratch have FPE-structured first layers; they train in the FPELi
 
 import copy
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
 
@@ -41,15 +42,24 @@ class TrainedArm:
     layer_format: str = "masked"  # the format the first layer trained in
 
 
+def training_steps(run: RunSpec) -> int:
+    """How many optimizer steps train_arms takes over all of `run`'s arms (for progress)."""
+    total = run.warmup_steps + run.expanded_steps
+    continued = sum(arm in run.arms for arm in ("dense_reset", "fpe"))
+    from_scratch = sum(arm in run.arms for arm in ("wide_dense", "sparse_scratch"))
+    return total * (1 + from_scratch) + run.expanded_steps * continued
+
+
 @training_threads()
-def train_arms(run: RunSpec, dataset: Dataset, layer_format: str = "auto") -> list[TrainedArm]:
+def train_arms(run: RunSpec, dataset: Dataset, layer_format: str = "auto",
+               on_step: Callable[[int], None] | None = None) -> list[TrainedArm]:
     """Every arm of `run`, trained; FPE-structured first layers train in `layer_format` ('auto':
-    the fastest for this run's split and sizes)."""
+    the fastest for this run's split and sizes). on_step(1) follows every optimizer step."""
     task, arms = run.task, run.arms
     fmt = planned_format(run, layer_format)
     total = run.warmup_steps + run.expanded_steps
     phase = partial(train_steps, inputs=dataset.inputs("train"), targets=dataset.targets("train"),
-                    batch_size=run.batch_size, seed=run.seed)
+                    batch_size=run.batch_size, seed=run.seed, on_step=on_step)
     optimizer = partial(make_optimizer, learning_rate=run.learning_rate,
                         weight_decay=run.weight_decay)
     trained = []
@@ -158,7 +168,8 @@ def evaluate_arm(arm: TrainedArm, run: RunSpec, dataset: Dataset) -> dict:
     }
 
 
-def run_experiment(run: RunSpec, dataset: Dataset | None = None,
-                   layer_format: str = "auto") -> list[dict]:
+def run_experiment(run: RunSpec, dataset: Dataset | None = None, layer_format: str = "auto",
+                   on_step: Callable[[int], None] | None = None) -> list[dict]:
     dataset = dataset if dataset is not None else build_dataset(run.task)
-    return [evaluate_arm(arm, run, dataset) for arm in train_arms(run, dataset, layer_format)]
+    return [evaluate_arm(arm, run, dataset)
+            for arm in train_arms(run, dataset, layer_format, on_step)]

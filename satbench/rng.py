@@ -8,6 +8,8 @@ import hashlib
 
 import numpy as np
 
+from satbench.errors import SatbenchError
+
 
 def _stream_words(name: str) -> list[int]:
     # A stable integer per stream name (not hash(), which is salted per process).
@@ -15,6 +17,9 @@ def _stream_words(name: str) -> list[int]:
 
 
 def seed_sequence(seed: int, stream: str, *extra: int) -> np.random.SeedSequence:
+    # numpy rejects negative entropy with a traceback; every stream passes here, so check once.
+    if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
+        raise SatbenchError(f"seed: expected a non-negative integer, got {seed!r}")
     return np.random.SeedSequence([int(seed), *_stream_words(stream), *map(int, extra)])
 
 

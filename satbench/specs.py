@@ -113,6 +113,7 @@ EXPERIMENT_TASK_DEFAULTS = {"n_vars": 32, "n_clauses": 8, "form": "dnf", "n_trai
 OUTPUT_SCALES = ("copy", "divide")
 ARMS = ("dense", "fpe", "wide_dense", "sparse_scratch", "dense_reset")
 DEFAULT_ARMS = ("dense", "fpe", "wide_dense", "sparse_scratch")
+EXPANDING_ARMS = ("fpe", "wide_dense", "sparse_scratch")  # alpha*h hidden units
 
 
 @dataclass(frozen=True)
@@ -166,6 +167,11 @@ class RunSpec:
         if "dense" not in self.arms:
             raise SatbenchError("arms: the dense baseline is required (gains are measured "
                                 "against it)")
+        expanding = [arm for arm in self.arms if arm in EXPANDING_ARMS]
+        if self.alpha < 2 and expanding:
+            raise SatbenchError(f"alpha: expected an integer >= 2 for the arms that expand "
+                                f"({', '.join(expanding)}), got {self.alpha}: one child per "
+                                f"neuron is no expansion")
 
     def to_dict(self) -> dict:
         data = dataclasses.asdict(self)

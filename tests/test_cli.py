@@ -1,5 +1,8 @@
 """The command line: happy paths, and user errors that exit 2 with one line and no output."""
 
+import gzip
+import os
+import stat
 import subprocess
 import sys
 from pathlib import Path
@@ -7,6 +10,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
+import satbench
 from satbench.cli import main
 
 
@@ -44,32 +48,134 @@ def test_dataset_from_generated_spec(tmp_path, capsys):
     assert status == 0 and out_file.exists() and "dataset fingerprint" in out
 
 
+TINY_RUN = ["--vars", "8", "--clauses", "3", "--train", "32", "--test", "16", "--steps", "1,1"]
+
+
 @pytest.mark.parametrize("argv, message", [
     (["generate", "--vars", "3", "--clauses", "9", "--out", "{tmp}/x.cnf"], "clauses: 9"),
     (["generate", "--vars", "5", "--clauses", "3", "--width", "6", "--out", "{tmp}/x.cnf"],
      "width: 6"),
+    (["generate", "--vars", "5", "--clauses", "3", "--seed", "-1", "--out", "{tmp}/x.cnf"],
+     "seed: expected a non-negative integer, got -1"),
     (["dataset", "--formula", "{bad}", "--out", "{tmp}/x.parquet"], "bad.cnf:2:"),
     (["dataset", "--formula", "{unsat}", "--out", "{tmp}/x.parquet"], "positive class"),
     (["dataset", "--formula", "{unsat}", "--vars", "3", "--out", "{tmp}/x.parquet"],
      "--vars: not allowed with --formula"),
     (["dataset", "--clauses", "3", "--out", "{tmp}/x.parquet"], "--vars"),
+    (["dataset", "--vars", "2000000", "--clauses", "10", "--out", "{tmp}/x.parquet"],
+     "variables would need about 92 GiB of memory"),
     (["inspect", "{tmp}/missing.cnf"], "missing.cnf"),
+    # Output locations are checked before any work: an existing directory where a file goes, a
+    # path below a file, a file where a directory goes, and a place nobody can write.
+    (["generate", "--vars", "5", "--clauses", "3", "--out", "{tmp}"], "is a directory"),
+    (["dataset", "--vars", "5", "--clauses", "3", "--out", "{tmp}"], "is a directory"),
+    (["generate", "--vars", "5", "--clauses", "3", "--out", "{plain}/x.cnf"],
+     "is a file, not a directory"),
+    (["generate", "--vars", "5", "--clauses", "3", "--out", "/proc/satbench/x.cnf"],
+     "cannot create a file in /proc"),
+    (["run", *TINY_RUN, "--out", "{plain}"], "--out: {plain} is a file; expected a directory"),
+    (["run", *TINY_RUN, "--out", "{plain}/store"], "is a file, not a directory"),
+    (["run", *TINY_RUN, "--alpha", "1"], "alpha: expected an integer >= 2 for the arms that "
+                                         "expand (fpe, wide_dense, sparse_scratch), got 1"),
+    (["sweep", "--neurons", "2", "--clauses", "3", "--vars", "16", "--out", "{plain}"],
+     "--out: {plain} is a file"),
+    (["sweep", "--neurons", "2", "--clauses", "3", "--vars", "16", "--out", "{tmp}/r",
+      "--report", "{plain}"], "--report: {plain} is a file"),
+    (["report", "{tmp}", "--out", "{plain}"], "--out: {plain} is a file"),
+    (["report", "{tmp}", "--out", "/proc/satbench"], "cannot create a file in /proc"),
 ])
 def test_user_errors_exit_2_with_one_line_and_no_output(tmp_path, satlib, capsys, argv, message):
     bad = tmp_path / "bad.cnf"
     bad.write_text("p cnf 3 1\n1 2 x 0\n")
-    names = {"tmp": tmp_path, "bad": bad, "unsat": satlib / "uuf50-01.cnf"}
-    before = set(tmp_path.iterdir())
+    plain = tmp_path / "plain.txt"
+    plain.write_text("not a directory\n")
+    names = {"tmp": tmp_path, "bad": bad, "unsat": satlib / "uuf50-01.cnf", "plain": plain}
+    before = set(tmp_path.rglob("*"))
     status, _, err = run_cli(capsys, *[a.format(**names) for a in argv])
     assert status == 2
-    assert err.startswith("satbench: error:") and err.count("\n") == 1 and message in err
-    assert set(tmp_path.iterdir()) == before, "a failed command left output behind"
+    assert err.startswith("satbench: error:") and err.count("\n") == 1
+    assert message.format(**names) in err
+    assert set(tmp_path.rglob("*")) == before, "a failed command left output behind"
+    assert plain.read_text() == "not a directory\n"
 
 
-def test_argparse_errors_also_exit_2(capsys):
-    with pytest.raises(SystemExit) as exit_info:
-        main(["generate", "--vars", "3"])
-    assert exit_info.value.code == 2
+@pytest.mark.parametrize("argv, message", [
+    (["generate", "--vars", "3"], "the following arguments are required: --clauses, --out"),
+    (["run", "--steps", "-1,5"], "--steps: expected T1,T2: two non-negative integers"),
+    (["run", "--steps", "5"], "--steps: expected T1,T2"),
+    (["sweep", "--executor", "ray"], "invalid choice: 'ray' (choose from 'local', 'serial')"),
+    (["sweep", "--bogus"], "unrecognized arguments: --bogus"),
+    (["frobnicate"], "invalid choice: 'frobnicate'"),
+])
+def test_usage_errors_print_one_line_and_exit_2(capsys, argv, message):
+    status, out, err = run_cli(capsys, *argv)
+    assert status == 2 and out == ""
+    assert err.count("\n") == 1 and message in err and "--help" in err
+
+
+def test_version():
+    result = subprocess.run([sys.executable, "-m", "satbench.cli", "--version"],
+                            capture_output=True, text=True)
+    assert result.returncode == 0 and result.stdout == f"satbench {satbench.__version__}\n"
+
+
+def test_help_lists_the_registries(capsys, monkeypatch):
+    from satbench.kernels.fpe_linear import FORMAT_CHOICES
+    from satbench.models.splitters import register_splitter, splitter_names, unregister_splitter
+    from satbench.specs import ARMS
+    from satbench.sweeps.executors import EXECUTORS
+    from satbench.sweeps.presets import PRESETS
+
+    @register_splitter
+    class Halves:  # a user's splitter appears in --help like the built-in ones
+        name, shared = "halves-help-test", True
+
+        def split(self, weight, alpha, context, rng):
+            raise NotImplementedError
+
+    monkeypatch.setenv("COLUMNS", "1000")  # no line breaks inside hyphenated names
+    try:
+        listings = {}
+        for command in ("run", "sweep"):
+            assert main([command, "--help"]) == 0
+            listings[command] = " ".join(capsys.readouterr().out.split())
+    finally:
+        unregister_splitter("halves-help-test")
+    assert "halves-help-test" not in splitter_names()
+    for command, text in listings.items():
+        assert "halves-help-test" in text
+        assert all(name in text for name in (*ARMS, *FORMAT_CHOICES)), command
+    assert all(name in listings["sweep"] for name in (*PRESETS, *EXECUTORS))
+
+
+def test_generate_help_explains_its_counts(capsys):
+    assert main(["generate", "--help"]) == 0
+    text = " ".join(capsys.readouterr().out.split())
+    assert "--vars N_VARS variables n" in text and "--clauses N_CLAUSES clauses m" in text
+
+
+def test_a_closed_pipe_is_one_line_not_a_traceback(satlib):
+    process = subprocess.Popen([sys.executable, "-m", "satbench.cli", "inspect",
+                                str(satlib / "uf20-01.cnf")], stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True)
+    process.stdout.close()  # as `| head -0` would, before satbench writes anything
+    err = process.stderr.read()
+    assert process.wait() == 2
+    assert err == ("satbench: error: stdout: the reader closed the pipe before the output was "
+                   "complete\n")
+
+
+def test_written_files_follow_the_umask(tmp_path, capsys):
+    old = os.umask(0o027)
+    try:
+        assert main(["generate", "--vars", "8", "--clauses", "4", "--out",
+                     str(tmp_path / "f.cnf")]) == 0
+        assert main(["dataset", "--vars", "8", "--clauses", "4", "--train", "16", "--test", "8",
+                     "--out", str(tmp_path / "d.parquet")]) == 0
+    finally:
+        os.umask(old)
+    for name in ("f.cnf", "d.parquet"):
+        assert stat.S_IMODE((tmp_path / name).stat().st_mode) == 0o640, name
 
 
 def test_the_console_script_reports_errors_with_status_2(tmp_path):
@@ -82,3 +188,15 @@ def test_the_console_script_reports_errors_with_status_2(tmp_path):
     module = subprocess.run([sys.executable, "-m", "satbench.cli", "inspect", "/nonexistent.cnf"],
                             capture_output=True, text=True)
     assert module.returncode == 2 and "nonexistent.cnf" in module.stderr
+
+
+def test_inspect_reads_a_gzip_file_and_reports_a_truncated_one(tmp_path, satlib, capsys):
+    path = tmp_path / "x.cnf.gz"
+    data = gzip.compress((satlib / "uuf50-01.cnf").read_bytes())
+    path.write_bytes(data)
+    status, out, _ = run_cli(capsys, "inspect", str(path))
+    assert status == 0 and "satisfiable:   no" in out and "clauses:       218" in out
+    path.write_bytes(data[: len(data) // 2])
+    status, out, err = run_cli(capsys, "inspect", str(path))
+    assert status == 2 and out == ""
+    assert err == f"satbench: error: {path}: the gzip stream ends early (truncated file?)\n"

@@ -1,6 +1,7 @@
 """The two-phase experiment: shared start, exact budgets, determinism, and the `run` command."""
 
 import hashlib
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -10,13 +11,14 @@ import pytest
 import torch
 
 from satbench.cli import main
-from satbench.experiment import run_experiment, train_arms
+from satbench.experiment import run_experiment, train_arms, training_steps
 from satbench.generators.dataset import build_dataset
 from satbench.models import SplitContext, expand
 from satbench.models.training import make_optimizer, train_steps
 from satbench.rng import numpy_rng, torch_generator
 from satbench.specs import ARMS, RunSpec, TaskSpec
 from satbench.store import read_results
+from satbench.threads import TRAINING_THREADS
 
 TASK = TaskSpec(n_vars=12, n_clauses=6, form="dnf", n_train=256, n_test=128, seed=3)
 RUN = RunSpec(TASK, neurons=4, alpha=2, split="random", warmup_steps=30, expanded_steps=20,
@@ -75,6 +77,62 @@ def test_same_spec_same_weights_in_this_and_another_process():
     assert other == here
 
 
+@pytest.mark.parametrize("callers_threads", [2, 3])
+def test_training_runs_on_its_own_thread_count_whatever_the_caller_set(callers_threads):
+    """Round-off depends on how an op splits between threads, so training pins the count."""
+    reference = {a.method: weights(a.model) for a in train_arms(RUN, build_dataset(TASK))}
+    before, seen = torch.get_num_threads(), set()
+    torch.set_num_threads(callers_threads)
+    try:
+        arms = train_arms(RUN, build_dataset(TASK),
+                          on_step=lambda n: seen.add(torch.get_num_threads()))
+        rows = run_experiment(RUN.replace(arms=("dense",)))
+        assert torch.get_num_threads() == callers_threads  # the caller's setting is restored
+    finally:
+        torch.set_num_threads(before)
+    assert seen == {TRAINING_THREADS}
+    assert rows[0]["torch_threads"] == TRAINING_THREADS
+    for arm in arms:
+        assert all(torch.equal(a, b) for a, b in zip(weights(arm.model), reference[arm.method],
+                                                     strict=True)), arm.method
+
+
+def test_run_and_sweep_store_the_same_rows_whatever_the_thread_environment(tmp_path, capsys):
+    """`satbench run` in a process with two OpenMP threads stores what a sweep stores."""
+    flags = ["--vars", "16", "--clauses", "6", "--train", "1024", "--test", "256", "--steps",
+             "40,40", "--neurons", "4"]
+    env = {**os.environ, "OMP_NUM_THREADS": "2", "MKL_NUM_THREADS": "2"}
+    subprocess.run([sys.executable, "-m", "satbench.cli", "run", *flags, "--no-progress",
+                    "--out", str(tmp_path / "run")], check=True, env=env, capture_output=True,
+                   cwd=Path(__file__).resolve().parents[1])
+    assert main(["sweep", *flags, "--seeds", "1", "--alpha", "2", "--split", "clause",
+                 "--executor", "serial", "--no-progress", "--no-report",
+                 "--out", str(tmp_path / "sweep")]) == 0
+    capsys.readouterr()
+    drop = ["wall_seconds", "git_commit"]
+    single, swept = (read_results(tmp_path / name).drop(drop).sort("run_key", "method")
+                     for name in ("run", "sweep"))
+    assert single["run_key"].n_unique() == 1 and single.equals(swept)
+
+
+def test_run_shows_progress_over_every_training_step(tmp_path, capsys):
+    argv = ["run", "--vars", "10", "--clauses", "4", "--neurons", "2", "--steps", "7,5",
+            "--train", "64", "--test", "32", "--out", str(tmp_path)]
+    assert main(argv) == 0
+    err = capsys.readouterr().err
+    # dense 12, fpe 5, wide_dense 12, sparse_scratch 12 (the default arms)
+    assert training_steps(run_spec_from_args_for(argv)) == 41
+    assert "41/41" in err and "step" in err
+    assert main([*argv, "--no-progress"]) == 0  # found stored: no bar, no training
+    assert "41/41" not in capsys.readouterr().err
+
+
+def run_spec_from_args_for(argv):
+    from satbench.cli import build_parser, run_spec_from_args
+
+    return run_spec_from_args(build_parser("run").parse_args(argv))
+
+
 def test_rows_carry_spec_metrics_fingerprints_and_provenance():
     rows = run_experiment(RUN.replace(arms=("dense", "fpe")))
     assert [r["method"] for r in rows] == ["dense", "fpe"]
@@ -83,7 +141,7 @@ def test_rows_carry_spec_metrics_fingerprints_and_provenance():
                     "test_accuracy", "train_accuracy", "nnz_weights", "mean_abs_cos",
                     "mean_abs_cos_shared_inputs", "capacity_total", "clause_integrity",
                     "task_fingerprint", "dataset_fingerprint", "satbench_version", "git_commit",
-                    "torch_version", "device", "wall_seconds", "gram"):
+                    "torch_version", "device", "torch_threads", "wall_seconds", "gram"):
             assert key in row, key
         assert 0.0 <= row["test_accuracy"] <= 1.0
         assert len(row["gram"]) == TASK.n_inputs**2

@@ -269,3 +269,23 @@ def test_heatmap_missing_cell_does_not_look_like_no_effect(tmp_path, monkeypatch
     assert np.abs(missing - 1).max() > 0.1, missing  # not white
     assert np.linalg.norm(near_zero - missing, axis=1).min() > 0.1, missing
     assert (zero > 0.9).all(), zero  # the present ~0 cell is near white
+
+
+def test_skipped_store_files_are_named_on_the_terminal(tmp_path, capsys):
+    from satbench.cli import main
+
+    make_store(tmp_path / "store", planted, cells=[(2, 8), (4, 8)], seeds=2)
+    (tmp_path / "store" / "runs" / "broken.parquet").write_bytes(b"PAR1 truncated")
+    assert main(["report", str(tmp_path / "store"), "--out", str(tmp_path / "report")]) == 0
+    err = capsys.readouterr().err
+    assert "satbench: warning: " in err and "broken.parquet: skipped: not a readable Parquet" in err
+    assert "broken.parquet" in (tmp_path / "report" / "report.md").read_text()
+    assert (tmp_path / "store" / "runs" / "broken.parquet").exists()  # a reader moves nothing
+
+
+def test_reports_go_beside_their_results_by_default(tmp_path, capsys):
+    from satbench.cli import main
+
+    make_store(tmp_path / "store", planted, cells=[(2, 8), (4, 8)], seeds=2)
+    assert main(["report", str(tmp_path / "store")]) == 0
+    assert (tmp_path / "store" / "report" / "report.md").exists()

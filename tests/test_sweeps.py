@@ -55,12 +55,12 @@ def test_bad_grids_fail_before_any_work():
 
 def test_a_rerun_trains_only_what_is_missing(tmp_path):
     counts = run_sweep(TINY, tmp_path, SerialExecutor(), progress=False)
-    assert counts == {"runs": 4, "found": 0, "trained": 4}
+    assert (counts.runs, counts.found, counts.trained, counts.failed) == (4, 0, 4, [])
     first = read_results(tmp_path)
     victim = sorted(runs_dir(tmp_path).glob("*.parquet"))[0]
     victim.unlink()
-    assert run_sweep(TINY, tmp_path, SerialExecutor(), progress=False) == {
-        "runs": 4, "found": 3, "trained": 1}
+    counts = run_sweep(TINY, tmp_path, SerialExecutor(), progress=False)
+    assert (counts.runs, counts.found, counts.trained) == (4, 3, 1)
     again = read_results(tmp_path)
     key = ["run_key", "method"]
     assert first.sort(key).drop("wall_seconds").equals(again.sort(key).drop("wall_seconds"))
@@ -120,7 +120,7 @@ def test_a_killed_sweep_keeps_its_stored_runs_and_resumes(tmp_path):
     (["--preset", "tiny"], "unknown preset 'tiny'"),
     (["--neurons", "4", "--clauses", "8", "--split", "halves"], "unknown splitter"),
     (["--neurons", "4", "--clauses", "8", "--layer-format", "dense"],
-     "layer format: expected one of auto, masked"),
+     "invalid choice: 'dense' (choose from 'auto', 'masked'"),
     (["--neurons", "4", "--clauses", "8", "--split", "random", "--layer-format", "grouped"],
      "needs a shared split, but split 'random'"),
 ])
@@ -142,3 +142,123 @@ def test_the_batched_trainer_stores_the_same_results(tmp_path):
     with pytest.raises(SatbenchError, match="trainer: expected one of single, batched"):
         run_sweep(TINY, tmp_path / "x", SerialExecutor(), progress=False, trainer="fast")
     assert not (tmp_path / "x").exists()
+
+
+def test_a_damaged_run_file_is_quarantined_and_trained_again(tmp_path, caplog):
+    run_sweep(TINY, tmp_path, SerialExecutor(), progress=False)
+    first = read_results(tmp_path)
+    victim = sorted(runs_dir(tmp_path).glob("*.parquet"))[0]
+    damaged = victim.read_bytes()[:100]  # a truncated write from another tool, or a bad disk
+    victim.write_bytes(damaged)
+    counts = run_sweep(TINY, tmp_path, SerialExecutor(), progress=False)
+    assert (counts.found, counts.trained) == (3, 1)
+    assert (tmp_path / "quarantine" / victim.name).read_bytes() == damaged  # moved, not deleted
+    assert any(victim.name in message and "trained again" in message
+               for message in caplog.messages)
+    key = ["run_key", "method"]
+    again = read_results(tmp_path)
+    assert first.sort(key).drop("wall_seconds").equals(again.sort(key).drop("wall_seconds"))
+
+
+UNSAT = SweepSpec.grid("unsat", neurons=(2,), clauses=(4, 60), alphas=(2,), splits=("random",),
+                       seeds=2, n_vars=6, form="cnf", n_train=16, n_test=8, warmup_steps=2,
+                       expanded_steps=2, arms=("dense", "fpe"))
+
+
+def test_cells_that_cannot_run_are_all_named_before_any_training(tmp_path, capsys):
+    with pytest.raises(SatbenchError) as error:
+        run_sweep(UNSAT, tmp_path, SerialExecutor(), progress=False)
+    message = str(error.value)
+    assert message.startswith("2 of 4 tasks cannot run, so nothing was trained")
+    assert "task m=60 seed=0 (cnf, n=6): positive class" in message
+    assert "task m=60 seed=1 (cnf, n=6): positive class" in message
+    assert not runs_dir(tmp_path).exists()
+    argv = ["sweep", "--neurons", "2", "--clauses", "4,60", "--vars", "6", "--form", "cnf",
+            "--train", "16", "--test", "8", "--steps", "2,2", "--seeds", "2", "--split",
+            "random", "--arms", "dense,fpe", "--no-progress", "--out", str(tmp_path / "cli")]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 2 and "satbench: error: 2 of 4 tasks cannot run" in err
+    assert not runs_dir(tmp_path / "cli").exists()
+
+
+def test_a_run_that_fails_is_named_and_every_other_run_is_kept(tmp_path, monkeypatch, capsys):
+    from satbench.sweeps import engine
+
+    train = engine.train_arms
+
+    def fails_at_three_neurons(run, dataset, layer_format):
+        if run.neurons == 3 and run.seed == 1:
+            raise FloatingPointError("loss is NaN")
+        return train(run, dataset, layer_format)
+
+    monkeypatch.setattr(engine, "train_arms", fails_at_three_neurons)
+    argv = ["sweep", "--neurons", "2,3", "--clauses", "4", "--vars", "10", "--train", "128",
+            "--test", "64", "--steps", "5,5", "--seeds", "2", "--split", "random", "--arms",
+            "dense,fpe", "--executor", "serial", "--trainer", "single", "--no-progress",
+            "--out", str(tmp_path)]
+    assert main(argv) == 1
+    err = capsys.readouterr().err
+    assert "h=3, m=4, alpha=2, split=random, seed=1) failed: FloatingPointError: loss is NaN" \
+        in err
+    assert "1 of 4 runs failed" in err and "run the same command again" in err
+    assert read_results(tmp_path)["run_key"].n_unique() == 3
+    monkeypatch.setattr(engine, "train_arms", train)
+    assert main(argv) == 0  # the retry trains only the failed run
+    assert "1 runs trained, 3 already stored" in capsys.readouterr().err
+
+
+def test_ctrl_c_stops_within_seconds_keeps_finished_runs_and_says_how_to_resume(tmp_path):
+    out = tmp_path / "results"
+    # Single-run jobs long enough (about 8 s each) that waiting for those in flight would
+    # show; the local executor, as the main job uses it.
+    command = [sys.executable, "-m", "satbench.cli", "sweep", "--neurons", "2,3,4,5",
+               "--clauses", "4", "--seeds", "2", "--vars", "10", "--train", "512", "--test",
+               "64", "--steps", "100,12000", "--split", "random", "--arms", "dense,fpe",
+               "--trainer", "single", "--no-progress", "--no-report", "--out", str(out)]
+    process = subprocess.Popen(command, stderr=subprocess.PIPE, text=True,
+                               cwd=Path(__file__).resolve().parents[1], start_new_session=True)
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline and not list(runs_dir(out).glob("*.parquet")):
+        time.sleep(0.05)
+    time.sleep(0.5)  # the next runs are in flight
+    os.killpg(process.pid, signal.SIGINT)  # what Ctrl-C sends: the whole process group
+    interrupted = time.monotonic()
+    err = process.stderr.read()
+    status = process.wait()
+    waited = time.monotonic() - interrupted
+    stored = len(list(runs_dir(out).glob("*.parquet")))
+    assert status == 130, err
+    assert "Traceback" not in err
+    assert err.splitlines()[-1] == (f"satbench: interrupted: {stored} of 8 runs are stored in "
+                                    f"{out}; run the same command again to train the rest")
+    assert waited < 5, f"took {waited:.1f} s to stop (a run takes about 8 s)"
+    assert 1 <= stored < 8 and len(read_results(out)) == 2 * stored
+    assert not list(runs_dir(out).glob(".*"))  # no temp file left behind
+
+
+def test_the_main_job_writes_only_where_git_ignores(tmp_path):
+    """`satbench sweep` with no flags writes results/quick and its report beneath it: ignored,
+    so the work tree stays clean and later rows do not record a -dirty commit."""
+    from satbench.cli import build_parser
+
+    args = build_parser("sweep").parse_args(["sweep"])
+    assert args.out is None and args.report is None  # the defaults cmd_sweep fills in
+    root = Path(__file__).resolve().parents[1]
+    if not (root / ".git").exists():
+        pytest.skip("not a git checkout")
+    paths = ["results/quick/runs/x.parquet", "results/quick/sweeps/quick-x.json",
+             "results/quick/report/report.md", "results/quick/report/heatmap_relative_gain.png",
+             "results/run/runs/x.parquet"]
+    checked = subprocess.run(["git", "check-ignore", *paths], cwd=root, capture_output=True,
+                             text=True)
+    assert checked.stdout.split() == paths
+
+
+def test_a_sweep_report_goes_beside_its_results(tmp_path, capsys):
+    argv = ["sweep", "--neurons", "2", "--clauses", "4", "--vars", "10", "--train", "128",
+            "--test", "64", "--steps", "3,3", "--seeds", "2", "--split", "random", "--arms",
+            "dense,fpe", "--executor", "serial", "--no-progress", "--out", str(tmp_path / "r")]
+    assert main(argv) == 0
+    assert (tmp_path / "r" / "report" / "report.md").exists()
+    assert f"report: {tmp_path / 'r' / 'report' / 'report.md'}" in capsys.readouterr().err

@@ -47,6 +47,7 @@ from torch import nn
 
 from satbench.kernels import CPU_PER_PARENT_FORMAT, FPELinear, select_format, triton_usable
 from satbench.models import MLP, SplitContext, expand
+from satbench.outputs import check_output_dir
 from satbench.rng import numpy_rng, torch_generator
 
 # (d, h, alpha): a layer of this project's size (tens of inputs), then wider ones
@@ -348,6 +349,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
 
 
 def run_from_args(args: argparse.Namespace) -> pl.DataFrame:
+    check_output_dir(args.out)  # before the minutes of timing, not after
     if args.threads:
         torch.set_num_threads(args.threads)
     settings = QUICK_SETTINGS if args.quick else SETTINGS

@@ -4,6 +4,8 @@ The data order is a pure function of (seed, step), so every arm of an experiment
 batches at the same step, and a phase that resumes at step T1 continues the same sequence.
 """
 
+from collections.abc import Callable
+
 import torch
 import torch.nn.functional as F
 
@@ -25,8 +27,8 @@ def batch_indices(n_rows: int, batch_size: int, step: int, seed: int) -> torch.T
 
 
 def train_steps(model, optimizer, inputs, targets, *, first_step: int, steps: int,
-                batch_size: int, seed: int) -> None:
-    """Steps first_step .. first_step+steps-1 of the shared schedule."""
+                batch_size: int, seed: int, on_step: Callable[[int], None] | None = None) -> None:
+    """Steps first_step .. first_step+steps-1 of the shared schedule; on_step(1) after each."""
     model.train()
     for step in range(first_step, first_step + steps):
         rows = batch_indices(len(inputs), batch_size, step, seed)
@@ -36,3 +38,5 @@ def train_steps(model, optimizer, inputs, targets, *, first_step: int, steps: in
         loss.backward()
         optimizer.step()
         model.apply_mask_()  # no optimizer step (momentum, weight decay) may revive a pruned weight
+        if on_step is not None:
+            on_step(1)

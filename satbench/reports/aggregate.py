@@ -4,6 +4,7 @@ A run is one RunSpec: its arms (dense, fpe, ...) share the task, the data order 
 so every FPE-vs-dense number here is a difference within one run, never across runs.
 """
 
+import logging
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -12,6 +13,8 @@ import polars as pl
 
 from satbench.errors import SatbenchError
 from satbench.store import StoreWarning, read_results
+
+log = logging.getLogger("satbench.reports")
 
 METHODS = ("dense", "fpe", "wide_dense", "sparse_scratch", "dense_reset")
 CELL = ("neurons", "clauses")
@@ -51,8 +54,10 @@ def load_rows(sources) -> tuple[pl.DataFrame, list[str]]:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", StoreWarning)
             frame = read_results(source)
-        notes += [f"skipped a stored file: {w.message}" for w in caught
-                  if issubclass(w.category, StoreWarning)]
+        skipped = [str(w.message) for w in caught if issubclass(w.category, StoreWarning)]
+        for message in skipped:  # on the terminal as well as in the report
+            log.warning(message)
+        notes += [f"skipped a stored file: {message}" for message in skipped]
         if not frame.is_empty():
             frames.append(frame)
     if not frames:

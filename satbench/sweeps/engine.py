@@ -1,8 +1,18 @@
-"""Run a sweep into a results store: skip finished runs, store each result as it arrives."""
+"""Run a sweep into a results store.
 
-import functools
+In order: find the runs already stored (a damaged run file is moved to quarantine/ and its run
+trained again); build the dataset of every task still to train, so that a cell that cannot run
+(an UNSAT CNF, a class smaller than asked for) is named before any training starts; then train,
+storing each run as it arrives. A run that fails is named and the others go on; Ctrl-C stops the
+workers and keeps every stored run.
+"""
+
 import json
+import logging
 import sys
+import traceback
+from contextlib import closing
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from tqdm import tqdm
@@ -10,36 +20,78 @@ from tqdm import tqdm
 from satbench.atomic import atomic_path
 from satbench.errors import SatbenchError
 from satbench.experiment import evaluate_arm, train_arms
-from satbench.generators.dataset import build_dataset
+from satbench.generators.dataset import Dataset, build_dataset
 from satbench.kernels.layer_format import check_layer_format, planned_format
-from satbench.specs import RunSpec
-from satbench.store import has_run, write_run
+from satbench.specs import RunSpec, TaskSpec
+from satbench.store import find_runs, write_run
 from satbench.sweeps.executors import Executor
 from satbench.sweeps.spec import SweepSpec
 
-# Worker processes keep recent datasets: the runs of one task (every width, alpha and split at one
-# clause count and seed) share it, and building it costs more than a short training run.
-cached_dataset = functools.lru_cache(maxsize=16)(build_dataset)
-
+log = logging.getLogger("satbench.sweeps")
 
 TRAINERS = ("single", "batched")
 
 
-def train_job(job: tuple[str, list[RunSpec], str]) -> list[tuple[RunSpec, list[dict]]]:
-    """Train one job: runs that share a task, one at a time or as one batched tensor program.
+@dataclass
+class SweepCounts:
+    runs: int
+    found: int
+    trained: int
+    failed: list[str] = field(default_factory=list)  # one line per run that failed
 
-    Both trainers give the same weights (the batched one is tested bitwise against train_arms).
+
+class SweepInterrupted(Exception):
+    """Ctrl-C during a sweep; `stored` runs of `total` are in the store."""
+
+    def __init__(self, stored: int, total: int):
+        super().__init__(f"{stored} of {total} runs stored")
+        self.stored, self.total = stored, total
+
+
+def describe_task(task: TaskSpec) -> str:
+    return f"task m={task.n_clauses} seed={task.seed} ({task.form}, n={task.n_vars})"
+
+
+def describe_run(run: RunSpec) -> str:
+    return (f"run {run.key[:12]} (h={run.neurons}, m={run.task.n_clauses}, alpha={run.alpha}, "
+            f"split={run.split}, seed={run.seed})")
+
+
+def _error_text(error: Exception) -> str:
+    """One line: a user error's own message, or an unexpected error's type, text and place."""
+    if isinstance(error, SatbenchError):
+        return str(error)
+    where = traceback.extract_tb(error.__traceback__)[-1]
+    return f"{type(error).__name__}: {error} ({Path(where.filename).name}:{where.lineno})"
+
+
+def build_task(task: TaskSpec) -> tuple[TaskSpec, Dataset | None, str | None]:
+    """(task, dataset, None), or (task, None, why it cannot be built). Runs in a worker."""
+    try:
+        return task, build_dataset(task), None
+    except Exception as error:  # reported per task by the caller, never raised across the pool
+        return task, None, _error_text(error)
+
+
+def train_job(job: tuple[str, list[RunSpec], str, Dataset]):
+    """Train runs that share a task, one at a time or as one batched tensor program.
+
+    Returns (runs, rows per run, None), or (runs, None, why they failed). Both trainers give the
+    same weights (the batched one is tested bitwise against train_arms).
     """
-    trainer, runs, layer_format = job
-    dataset = cached_dataset(runs[0].task)
-    if trainer == "batched":
-        from satbench.sweeps.batched import train_runs_batched
+    trainer, runs, layer_format, dataset = job
+    try:
+        if trainer == "batched":
+            from satbench.sweeps.batched import train_runs_batched
 
-        trained = train_runs_batched(runs, {runs[0].task.fingerprint: dataset})
-    else:
-        trained = [train_arms(run, dataset, layer_format) for run in runs]
-    return [(run, [evaluate_arm(arm, run, dataset) for arm in arms])
-            for run, arms in zip(runs, trained, strict=True)]
+            trained = train_runs_batched(runs, {dataset.spec.fingerprint: dataset})
+        else:
+            trained = [train_arms(run, dataset, layer_format) for run in runs]
+        rows = [[evaluate_arm(arm, run, dataset) for arm in arms]
+                for run, arms in zip(runs, trained, strict=True)]
+        return runs, rows, None
+    except Exception as error:  # named by the caller; the sweep's other runs go on
+        return runs, None, _error_text(error)
 
 
 def make_jobs(runs: list[RunSpec], trainer: str,
@@ -67,32 +119,62 @@ def write_manifest(spec: SweepSpec, out) -> Path:
     return path
 
 
+def build_datasets(tasks: list[TaskSpec], executor: Executor,
+                   progress: bool) -> dict[str, Dataset]:
+    """Every task's dataset, keyed by task fingerprint; one error naming every task that fails."""
+    datasets, problems = {}, []
+    bar = tqdm(total=len(tasks), unit="task", desc="datasets", disable=not progress,
+               file=sys.stderr, leave=False)
+    with bar, closing(executor.map_unordered(build_task, tasks)) as results:
+        for task, dataset, problem in results:
+            if dataset is None:
+                problems.append(f"{describe_task(task)}: {problem}")
+            else:
+                datasets[task.fingerprint] = dataset
+            bar.update(1)
+    if problems:
+        raise SatbenchError(f"{len(problems)} of {len(tasks)} tasks cannot run, so nothing was "
+                            f"trained: {'; '.join(sorted(problems))}")
+    return datasets
+
+
 def run_sweep(spec: SweepSpec, out, executor: Executor, progress: bool = True,
-              trainer: str = "single", layer_format: str = "auto") -> dict:
-    """Train every run of `spec` that `out` does not hold yet. Returns counts for the caller.
+              trainer: str = "single", layer_format: str = "auto") -> SweepCounts:
+    """Train every run of `spec` that `out` does not hold yet.
 
     layer_format: the FPELinear format of the fpe and sparse_scratch first layers ('auto': the
-    fastest for each run's split and sizes; see satbench.kernels.layer_format).
+    fastest for each run's split and sizes; see satbench.kernels.layer_format). Raises
+    SatbenchError before any work if a task cannot run, SweepInterrupted on Ctrl-C.
     """
     if trainer not in TRAINERS:  # before anything is written
         raise SatbenchError(f"trainer: expected one of {', '.join(TRAINERS)}, got {trainer!r}")
     runs = spec.runs()
     check_layer_format(runs, layer_format)  # before anything is written
-    write_manifest(spec, out)
-    # Order by task so a worker's dataset cache sees the runs of one task close together.
-    pending = sorted((r for r in runs if not has_run(out, r.key)),
+    stored, moved = find_runs(out, [run.key for run in runs])
+    for message in moved:
+        log.warning(message)
+    # Ordered by task, so that each batched job holds one task's runs together.
+    pending = sorted((r for r in runs if r.key not in stored),
                      key=lambda r: (r.task.n_clauses, r.task.seed, r.neurons, r.alpha, r.split))
-    done_before = len(runs) - len(pending)
-    bar = tqdm(total=len(runs), initial=done_before, unit="run", desc=spec.name,
+    tasks = list({run.task.fingerprint: run.task for run in pending}.values())
+    datasets = build_datasets(tasks, executor, progress)
+    write_manifest(spec, out)
+    counts = SweepCounts(runs=len(runs), found=len(stored), trained=0)
+    bar = tqdm(total=len(runs), initial=len(stored), unit="run", desc=spec.name,
                disable=not progress, file=sys.stderr, smoothing=0.05)
-    stored = 0
+    jobs = [(*job, datasets[job[1][0].task.fingerprint])
+            for job in make_jobs(pending, trainer, layer_format)]
     try:
-        jobs = make_jobs(pending, trainer, layer_format)
-        for results in executor.map_unordered(train_job, jobs):
-            for run, rows in results:
-                write_run(out, run.key, rows, run.to_dict())
-                stored += 1
-                bar.update(1)
-    finally:
-        bar.close()
-    return {"runs": len(runs), "found": done_before, "trained": stored}
+        with bar, closing(executor.map_unordered(train_job, jobs)) as results:
+            for job_runs, rows, problem in results:
+                for index, run in enumerate(job_runs):
+                    if problem is None:
+                        write_run(out, run.key, rows[index], run.to_dict())
+                        counts.trained += 1
+                    else:
+                        counts.failed.append(f"{describe_run(run)}: {problem}")
+                        log.warning(f"{describe_run(run)} failed: {problem}")
+                    bar.update(1)
+    except KeyboardInterrupt:
+        raise SweepInterrupted(counts.found + counts.trained, counts.runs) from None
+    return counts

@@ -1,15 +1,19 @@
 """Executors run a sweep's jobs. A registry, so a distributed engine (Ray) can slot in later.
 
 An executor maps a picklable function over jobs and yields each result as soon as it is done, in
-any order; the engine stores results as they arrive, so an interrupted sweep keeps them.
+any order; the engine stores results as they arrive, so an interrupted sweep keeps them. Closing
+the iterator early (Ctrl-C, an error in the caller) must stop the work in flight within seconds.
 """
 
 import os
+import signal
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from typing import Protocol
 
 from satbench.errors import SatbenchError
+
+SIGNAL_CHECK_SECONDS = 0.2
 
 
 class Executor(Protocol):
@@ -28,12 +32,27 @@ class SerialExecutor:
             yield function(job)
 
 
-def _single_threaded_worker() -> None:
-    # Each worker process runs small models: one torch thread per process, one process per core,
-    # beats several processes fighting over every core's threads.
+def _start_worker() -> None:
+    # Ctrl-C reaches the whole process group. The main process decides what an interrupt means
+    # (keep finished runs, stop the workers); a worker must not print a traceback of its own.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # Training pins its own thread count (satbench.threads); one thread for everything else in
+    # a worker too, since the pool already runs one worker per core.
     import torch
 
     torch.set_num_threads(1)
+
+
+def _stop_workers(pool: ProcessPoolExecutor) -> None:
+    """Cancel the queued jobs and kill the running ones: their results would be thrown away."""
+    terminate = getattr(pool, "terminate_workers", None)  # Python >= 3.14
+    if terminate is not None:
+        terminate()
+        return
+    processes = list((pool._processes or {}).values())  # no public handle before 3.14
+    pool.shutdown(wait=False, cancel_futures=True)
+    for process in processes:
+        process.terminate()
 
 
 class LocalExecutor:
@@ -46,16 +65,23 @@ class LocalExecutor:
 
     def map_unordered(self, function, jobs):
         jobs = list(jobs)
-        with ProcessPoolExecutor(self.workers, initializer=_single_threaded_worker) as pool:
+        pool = ProcessPoolExecutor(min(self.workers, max(len(jobs), 1)),
+                                   initializer=_start_worker)
+        finished = False
+        try:
             pending = {pool.submit(function, job) for job in jobs}
-            try:
-                while pending:
-                    done, pending = wait(pending, return_when=FIRST_COMPLETED)
-                    for future in done:
-                        yield future.result()
-            finally:
-                for future in pending:
-                    future.cancel()
+            while pending:
+                # A timeout, so the main thread wakes to run Python's signal handlers: Ctrl-C is
+                # often delivered to one of the pool's threads, which cannot raise it.
+                done, pending = wait(pending, timeout=SIGNAL_CHECK_SECONDS,
+                                     return_when=FIRST_COMPLETED)
+                for future in done:
+                    yield future.result()
+            finished = True
+        finally:
+            if not finished:
+                _stop_workers(pool)
+            pool.shutdown(wait=True, cancel_futures=True)
 
 
 EXECUTORS: dict[str, Callable[[], Executor]] = {}
