@@ -355,6 +355,59 @@ def cmd_report(args) -> None:
     _write_report(args.results, out)
 
 
+def cmd_verify(args) -> int:
+    from tqdm import tqdm
+
+    from satbench.sweeps.executors import get_executor
+    from satbench.sweeps.verify import (
+        render_differences,
+        report_stores,
+        retrain_differences,
+        spread,
+        stored_runs,
+    )
+
+    differences, stores = [], []
+    for path in args.paths:
+        if (Path(path) / "report.md").is_file():
+            differences += render_differences(path)
+            stores += report_stores(path)
+        else:
+            stores.append(Path(path))
+    total = sum(len(spread(list(stored_runs(store)), args.runs)) for store in stores)
+    with tqdm(total=total, unit="run", desc="retrain", file=sys.stderr,
+              disable=args.no_progress) as bar:
+        for store in stores:
+            differences += retrain_differences(store, args.runs, get_executor(args.executor),
+                                               on_run=bar.update)
+    for line in differences:
+        print(line)
+    checked = f"{len(args.paths)} path(s), {total} run(s) retrained"
+    if differences:
+        print(f"satbench: drift: {len(differences)} difference(s) in {checked}", file=sys.stderr)
+        return 1
+    print(f"verified {checked}: every stored value and report line is what the code computes "
+          f"now", file=sys.stderr)
+    return 0
+
+
+def add_verify_arguments(parser) -> None:
+    parser.add_argument("paths", nargs="+",
+                        help="committed report directories (with report.md) or results stores")
+    parser.add_argument("--runs", type=int, default=None,
+                        help="retrain this many runs per store, spread over it (default: all)")
+    add_executor_argument(parser)
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def add_executor_argument(parser) -> None:
+    from satbench.sweeps.executors import EXECUTORS
+
+    parser.add_argument("--executor", default="local", choices=sorted(EXECUTORS),
+                        help="local: a process per core; serial: in this process "
+                             "(default: %(default)s)")
+
+
 def add_layer_format_argument(parser) -> None:
     parser.add_argument("--layer-format", default="auto", choices=_layer_formats(),
                         help="format of the fpe and sparse_scratch first layers: auto (the "
@@ -381,7 +434,6 @@ def add_dataset_arguments(parser) -> None:
 
 def add_sweep_arguments(parser) -> None:
     from satbench.sweeps.engine import TRAINERS
-    from satbench.sweeps.executors import EXECUTORS
     from satbench.sweeps.presets import PRESETS
 
     parser.add_argument("--preset", help=f"one of: {', '.join(PRESETS)} (default: quick)")
@@ -392,9 +444,7 @@ def add_sweep_arguments(parser) -> None:
                             help=text.format(splitters=_splitter_names()))
     parser.add_argument("--steps", type=_parse_steps, help="T1,T2")
     parser.add_argument("--out", help="results directory (default: results/<preset>)")
-    parser.add_argument("--executor", default="local", choices=sorted(EXECUTORS),
-                        help="local: a process per core; serial: in this process "
-                             "(default: %(default)s)")
+    add_executor_argument(parser)
     parser.add_argument("--trainer", default="batched", choices=TRAINERS,
                         help="train each run alone, or a task's runs as one batched program "
                              "(identical weights; default: %(default)s)")
@@ -434,6 +484,8 @@ COMMANDS = {  # name -> (help, adds its arguments, handler)
     "sweep": ("run a neurons x clauses grid (default: the quick preset)", add_sweep_arguments,
               cmd_sweep),
     "report": ("write report.md and figures from results", add_report_arguments, cmd_report),
+    "verify": ("retrain stored runs and re-render reports; exit 1 if anything drifted",
+               add_verify_arguments, cmd_verify),
     "bench": ("performance benchmarks (ratios measured side by side in one run)",
               add_bench_arguments, None),
 }

@@ -93,11 +93,11 @@ def quarantine(directory, path: Path) -> Path:
     return target
 
 
-def find_runs(directory, keys) -> tuple[set[str], list[str]]:
-    """Which of `keys` are stored whole, and a message for each damaged file moved aside.
+def find_runs(directory, keys, move_damaged: bool = True) -> tuple[set[str], list[str]]:
+    """Which of `keys` are stored whole, and a message for each damaged file.
 
-    A run whose file cannot be read is not stored: its file goes to quarantine/ and the caller
-    trains the run again.
+    A run whose file cannot be read is not stored: its file goes to quarantine/ (unless
+    move_damaged is False, for readers) and the caller trains the run again.
     """
     stored, moved = set(), []
     for key in keys:
@@ -108,8 +108,11 @@ def find_runs(directory, keys) -> tuple[set[str], list[str]]:
         if frame is not None:
             stored.add(key)
             continue
-        target = quarantine(directory, path)
-        moved.append(f"{path}: {problem}; moved to {target}, the run will be trained again")
+        if move_damaged:
+            target = quarantine(directory, path)
+            moved.append(f"{path}: {problem}; moved to {target}, the run will be trained again")
+        else:
+            moved.append(f"{path}: skipped: {problem}")
     return stored, moved
 
 

@@ -13,7 +13,6 @@ Run from a git clone: the old module is read from git history.
 
 import dataclasses
 import json
-import re
 import subprocess
 import sys
 import tempfile
@@ -26,6 +25,7 @@ import numpy as np
 from satbench.reports import stats
 from satbench.reports.aggregate import load
 from satbench.reports.render import render
+from satbench.sweeps.verify import report_stores
 
 ROOT = Path(__file__).resolve().parent.parent
 GOLDEN = ROOT / "tests" / "data" / "stats_golden.json"
@@ -34,12 +34,8 @@ RECORDED = ("summarize", "pooled_mean", "trend_slope", "least_squares")
 
 
 def stores(report_dir) -> list[Path]:
-    """The results directories on the report's "- Results: `a`, `b`" line (repo-relative)."""
-    report = Path(report_dir) / "report.md"
-    for line in report.read_text(encoding="utf-8").splitlines():
-        if line.startswith("- Results: "):
-            return [ROOT / name for name in re.findall(r"`([^`]+)`", line)]
-    raise ValueError(f"{report}: no '- Results: ' line")
+    """The results directories the report names on its "- Results:" line (repo-relative)."""
+    return [ROOT / name for name in report_stores(report_dir)]
 
 
 def report_name(report_dir) -> str:

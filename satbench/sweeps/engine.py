@@ -111,6 +111,13 @@ def make_jobs(runs: list[RunSpec], trainer: str,
     return jobs + [(trainer, group, layer_format) for group in groups.values()]
 
 
+def jobs_with_datasets(runs: list[RunSpec], trainer: str, layer_format: str,
+                       datasets: dict[str, Dataset]) -> list[tuple]:
+    """make_jobs' jobs, each with the dataset its runs share: what train_job takes."""
+    return [(*job, datasets[job[1][0].task.fingerprint])
+            for job in make_jobs(runs, trainer, layer_format)]
+
+
 def write_manifest(spec: SweepSpec, out) -> Path:
     """Record the sweep's grid beside its results, so reports know what was asked for."""
     path = Path(out) / "sweeps" / f"{spec.name}-{spec.fingerprint[:12]}.json"
@@ -162,8 +169,7 @@ def run_sweep(spec: SweepSpec, out, executor: Executor, progress: bool = True,
     counts = SweepCounts(runs=len(runs), found=len(stored), trained=0)
     bar = tqdm(total=len(runs), initial=len(stored), unit="run", desc=spec.name,
                disable=not progress, file=sys.stderr, smoothing=0.05)
-    jobs = [(*job, datasets[job[1][0].task.fingerprint])
-            for job in make_jobs(pending, trainer, layer_format)]
+    jobs = jobs_with_datasets(pending, trainer, layer_format, datasets)
     try:
         with bar, closing(executor.map_unordered(train_job, jobs)) as results:
             for job_runs, rows, problem in results:

@@ -1,0 +1,44 @@
+"""The committed reference reports are what the code computes now.
+
+Each report under reports/ names its committed results stores. Rendering it again from them must
+give the committed text, and retraining stored runs must give the stored rows bitwise
+(satbench.sweeps.verify; `satbench verify reports/<name>` runs the same check by hand).
+"""
+
+from pathlib import Path
+
+import pytest
+import torch
+
+from satbench.sweeps.executors import get_executor
+from satbench.sweeps.verify import render_differences, report_stores, retrain_differences
+
+ROOT = Path(__file__).resolve().parents[1]
+REPORTS = sorted(path.parent.name for path in (ROOT / "reports").glob("*/report.md"))
+# Runs retrained per store: all of the quick report (the README's main job), a spread sample of
+# the larger ones, so that CI stays within minutes.
+RETRAIN = {"quick": None, "paper": 2, "output-scale": 1, "t2-3000": 1}
+# Bitwise agreement holds on the platform the stores were computed on (torch 2.13 on CPU, MKL,
+# AVX-512: this project's development and CI machines). Another BLAS or CPU rounds some products
+# differently, and round-off then changes trajectories (see satbench.sweeps.batched).
+SAME_PLATFORM = (torch.__version__.startswith("2.13") and torch.backends.mkl.is_available()
+                 and torch.backends.cpu.get_cpu_capability() == "AVX512")
+
+
+def test_every_committed_report_is_checked():
+    assert REPORTS == sorted(RETRAIN)
+
+
+@pytest.mark.parametrize("name", REPORTS)
+def test_a_committed_report_renders_from_its_committed_stores(name, monkeypatch):
+    monkeypatch.chdir(ROOT)  # reports name their stores relative to the repository
+    assert render_differences(Path("reports") / name) == []
+
+
+@pytest.mark.skipif(not SAME_PLATFORM, reason="bitwise agreement needs torch 2.13, MKL, AVX-512")
+@pytest.mark.parametrize("name", REPORTS)
+def test_retrained_runs_give_the_stored_rows(name, monkeypatch):
+    monkeypatch.chdir(ROOT)
+    for store in report_stores(Path("reports") / name):
+        assert store.parts[:2] == ("reports", name), f"{store}: not committed with the report"
+        assert retrain_differences(store, RETRAIN[name], get_executor("local")) == []

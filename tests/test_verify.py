@@ -1,0 +1,60 @@
+"""satbench verify: stored rows and reports are checked against what the code computes now."""
+
+import json
+
+import polars as pl
+import pytest
+
+from satbench.cli import main
+from satbench.store import read_run, run_path, write_run
+from satbench.sweeps.engine import run_sweep
+from satbench.sweeps.executors import SerialExecutor
+from satbench.sweeps.spec import SweepSpec
+from satbench.sweeps.verify import render_differences, retrain_differences, spread
+
+TINY = SweepSpec.grid("tiny", neurons=(2, 3), clauses=(4,), alphas=(2,), splits=("random",),
+                      seeds=2, n_vars=10, n_train=128, n_test=64, warmup_steps=5,
+                      expanded_steps=5, arms=("dense", "fpe"))
+
+
+@pytest.fixture
+def store(tmp_path):
+    run_sweep(TINY, tmp_path / "store", SerialExecutor(), progress=False, trainer="single")
+    return tmp_path / "store"
+
+
+def test_a_store_as_the_code_computes_it_verifies(store, capsys):
+    assert retrain_differences(store) == []
+    assert main(["verify", str(store), "--executor", "serial", "--no-progress"]) == 0
+    assert "4 run(s) retrained" in capsys.readouterr().err
+
+
+def test_a_changed_stored_value_is_named(store, capsys):
+    key = TINY.runs()[0].key
+    rows = read_run(store, key)
+    rows[1]["test_accuracy"] += 1 / 64  # one more test row right than the code gets
+    spec = json.loads(pl.read_parquet_metadata(run_path(store, key))["satbench.run_spec"])
+    write_run(store, key, rows, spec)
+    (difference,) = retrain_differences(store)
+    assert f"run {key[:12]}" in difference and "fpe.test_accuracy:" in difference
+    assert main(["verify", str(store), "--executor", "serial", "--no-progress"]) == 1
+    captured = capsys.readouterr()
+    assert "fpe.test_accuracy" in captured.out and "satbench: drift: 1 difference" in captured.err
+
+
+def test_a_report_must_render_as_committed(store, tmp_path, capsys):
+    report = tmp_path / "report"
+    assert main(["report", str(store), "--out", str(report)]) == 0
+    assert render_differences(report) == []
+    text = (report / "report.md").read_text()
+    (report / "report.md").write_text(text.replace("- Stored: 4 runs", "- Stored: 5 runs"))
+    (difference,) = render_differences(report)
+    assert "committed '- Stored: 5 runs" in difference and "now '- Stored: 4 runs" in difference
+    assert main(["verify", str(report), "--runs", "1", "--executor", "serial",
+                 "--no-progress"]) == 1
+
+
+def test_a_sample_is_spread_over_the_store():
+    assert spread(list(range(10)), 3) == [0, 4, 9]  # round(4.5) is 4: even
+    assert spread([1, 2], None) == [1, 2] and spread([1, 2], 5) == [1, 2]
+    assert spread(list(range(10)), 1) == [0]
