@@ -1,10 +1,11 @@
 """Batched training (satbench.sweeps.batched) against the one-model trainer (train_arms).
 
-Agreement, as measured with torch 2.13+cpu (MKL, AVX-512) at one and two threads: every weight,
-bias and mask of every arm equals train_arms' bitwise (max |difference| 0), so predictions agree on
-100% of test rows. That exactness depends on how this BLAS and CPU round each product, so it is
-asserted where it was measured (EXACT); everywhere the tests hold the stated tolerance: max
-|weight difference| <= WEIGHT_TOLERANCE and identical predictions on >= 99.5% of test rows.
+Agreement, as measured with torch 2.13+cpu (MKL, AVX-512), the caller at one or two threads
+(training itself is pinned to one, satbench.threads): every weight, bias and mask of every arm
+equals train_arms' bitwise (max |difference| 0), so predictions agree on 100% of test rows. That
+exactness depends on how this BLAS and CPU round each product, so it is asserted where it was
+measured (EXACT); everywhere the tests hold the stated tolerance: max |weight difference| <=
+WEIGHT_TOLERANCE and identical predictions on >= 99.5% of test rows.
 """
 
 import hashlib
@@ -58,16 +59,6 @@ def datasets():
     return {task.fingerprint: build_dataset(task) for task in (TASK_A, TASK_B, TASK_C)}
 
 
-@pytest.fixture
-def one_thread():
-    """One torch thread: on a shared, busy machine two threads make the one-model trainer (the
-    reference) many times slower; the two-thread agreement has a test of its own."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def compare(runs, datasets, batched_arms):
     """(max |weight difference|, fraction of test predictions alike), checking structure."""
     worst, same, total = 0.0, 0, 0
@@ -93,7 +84,7 @@ def compare(runs, datasets, batched_arms):
     return worst, same / total
 
 
-def test_matches_train_arms(datasets, one_thread):
+def test_matches_train_arms(datasets):
     result = train_runs_batched(RUNS, datasets)
     worst, agreement = compare(RUNS, datasets, result)
     assert worst <= WEIGHT_TOLERANCE
@@ -102,9 +93,7 @@ def test_matches_train_arms(datasets, one_thread):
         assert worst == 0.0 and agreement == 1.0
 
 
-def test_matches_train_arms_with_two_threads(datasets):
-    if torch.get_num_threads() < 2:
-        pytest.skip("needs two torch threads")
+def test_matches_train_arms_when_the_caller_set_two_threads(datasets):
     threads = torch.get_num_threads()
     torch.set_num_threads(2)
     try:
@@ -118,7 +107,7 @@ def test_matches_train_arms_with_two_threads(datasets):
         assert worst == 0.0
 
 
-def test_models_work_with_evaluate_arm(datasets, one_thread):
+def test_models_work_with_evaluate_arm(datasets):
     run = RUNS[0]
     arms = train_runs_batched([run], datasets)[0]
     rows = [evaluate_arm(arm, run, datasets[run.task.fingerprint]) for arm in arms]
@@ -128,7 +117,7 @@ def test_models_work_with_evaluate_arm(datasets, one_thread):
     assert len({arm.wall_seconds for arm in arms}) == 1 and arms[0].wall_seconds > 0
 
 
-def test_masks_stay_fixed_and_hold_the_dense_budget(datasets, one_thread):
+def test_masks_stay_fixed_and_hold_the_dense_budget(datasets):
     runs = [run for run in RUNS if run.warmup_steps > 0 and run.expanded_steps > 0]
     at_expansion = train_runs_batched([run.replace(expanded_steps=0) for run in runs], datasets)
     trained = train_runs_batched(runs, datasets)
@@ -177,7 +166,7 @@ def digest(results) -> str:
     return hasher.hexdigest()
 
 
-def test_mixed_shapes_are_grouped_by_shape(datasets, one_thread, monkeypatch):
+def test_mixed_shapes_are_grouped_by_shape(datasets, monkeypatch):
     runs = [
         RUNS[0],  # TASK_A (12 inputs, 1 output), batches of 64
         RUNS[0].replace(seed=7, neurons=3, alpha=3),  # same shape: trains with RUNS[0]
@@ -214,7 +203,7 @@ def test_mixed_shapes_are_grouped_by_shape(datasets, one_thread, monkeypatch):
         assert worst == 0.0
 
 
-def test_a_memory_limit_cuts_a_group_into_chunks(datasets, one_thread, monkeypatch):
+def test_a_memory_limit_cuts_a_group_into_chunks(datasets, monkeypatch):
     runs = [RUNS[0].replace(warmup_steps=5, expanded_steps=5, seed=seed) for seed in range(3)]
     sizes = []
     original = batched._train_chunk

@@ -8,9 +8,9 @@ normal masked `MLP` that `evaluate_arm` takes unchanged.
 Same computation, same rounding. Each step replays, per model, the operations train_steps performs
 (F.linear's addmm, relu, binary_cross_entropy_with_logits and its autograd backward,
 torch.optim.Adam's single-tensor update, masked_fill), batched so that every kernel rounds each
-model's numbers exactly as the model's own call does. With torch 2.13 on CPU (MKL, AVX-512, one or
-two threads) this gives bitwise the same weights as train_arms, for one output or several
-(tests/test_batched.py). What it takes:
+model's numbers exactly as the model's own call does. With torch 2.13 on CPU (MKL, AVX-512, on the
+one thread training is pinned to) this gives bitwise the same weights as train_arms, for one output
+or several (tests/test_batched.py). What it takes:
 - No padding: the forward and backward run per group of equal hidden width (a run's dense h
   units and its alpha*h arms are two groups of one stack). MKL rounds a product differently when
   a model is padded with zero units, although padding is exact in real arithmetic.
@@ -20,7 +20,7 @@ two threads) this gives bitwise the same weights as train_arms, for one output o
   which ATen computes itself: those go model by model through mm/addmm. A product with a single
   output column is computed transposed, which rounds as mm does (_matmul).
 - Sigmoid rounds differently in its vectorised body and its scalar tail, so every model's block
-  is its own inner loop (or its own call, when an op would be split between threads).
+  is its own inner loop: on one thread, a batched call runs the blocks one after another.
 - Adam is torch's formula in torch's order, with a per-model step count (a model that starts at
   T1 with a fresh optimizer gets its own bias correction), learning rate and weight decay; the
   bias corrections are computed in Python floats as torch does and rounded to float32 as its
@@ -43,8 +43,9 @@ group) are stacked, and finished models leave the stack.
 
 Groups: runs whose models share (n_inputs, n_outputs, rows per step, full batch or not) train
 together; a group too large for `memory_limit` bytes of activations is cut into chunks of whole
-runs. Deterministic on CPU: the same runs give bitwise the same weights in any process with the
-same thread count. wall_seconds: each chunk's wall time divided evenly among its arms.
+runs. Deterministic on CPU: the same runs give bitwise the same weights in any process, whatever
+thread count the caller set (satbench.threads pins training to one). wall_seconds: each chunk's
+wall time divided evenly among its arms.
 """
 
 import time
@@ -68,9 +69,6 @@ ARM_ORDER = ("dense", "dense_reset", "fpe", "wide_dense", "sparse_scratch")  # t
 WINDOW = 32  # iterations of batch indices gathered at once
 EPOCH_CACHE = 8  # permutations kept per data stream
 CACHE_BYTES = 1 << 20  # full batch: hidden activations per piece, to stay in a core's L2 cache
-# TensorIterator splits an elementwise op between threads from this many elements (ATen's
-# GRAIN_SIZE).
-GRAIN_SIZE = 32768
 SMALL_PRODUCT = 400  # ATen's bmm computes products below this many multiply-adds without BLAS
 ALIGN = 16  # floats: 64 bytes
 
@@ -553,13 +551,9 @@ class _WidthGroup:
         hidden, d_hidden, logits = self.hidden[:k], self.d_hidden[:k], self.logits[:k]
         _matmul(hidden, x, w1.transpose(1, 2), b1.unsqueeze(1)).relu_()
         _matmul(logits, hidden, w2.transpose(1, 2), b2.unsqueeze(1))
-        # Each model's (N, o) block is its own inner loop, so the vectorised body and the scalar
-        # tail fall where they do in its own call, unless the call is split between threads.
-        if torch.get_num_threads() == 1 or k * rows * o < GRAIN_SIZE:
-            logits.sigmoid_()
-        else:
-            for block in logits:
-                block.sigmoid_()
+        # On one thread (training pins it) each model's (N, o) block is its own inner loop, so
+        # the vectorised body and the scalar tail fall where they do in its own call.
+        logits.sigmoid_()
         # binary_cross_entropy_with_logits' backward, mean reduction: (sigmoid(z) - y) / numel
         d_logits = logits.sub_(y).div_(rows * o)
         _matmul(g_w2, d_logits.transpose(1, 2), hidden)
