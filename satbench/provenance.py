@@ -10,15 +10,21 @@ import torch
 import satbench
 
 
+# What computes a result: the package and its declared dependencies. Changes elsewhere in the
+# checkout (reports being regenerated, docs, tests) do not make a result's commit "dirty".
+CODE_PATHS = ("satbench", "pyproject.toml", "constraints.txt")
+
+
 @functools.cache
 def git_commit() -> str:
-    """HEAD of the checkout satbench runs from, with -dirty for local changes; unknown if none."""
+    """HEAD of the checkout satbench runs from, with -dirty when its code (CODE_PATHS, untracked
+    files included) differs from HEAD; unknown outside a git checkout."""
     root = Path(satbench.__file__).resolve().parents[1]
     try:
         commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True,
                                 text=True, check=True, timeout=10).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"],
-                               cwd=root, capture_output=True, text=True, timeout=10).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--", *CODE_PATHS], cwd=root,
+                               capture_output=True, text=True, timeout=10).stdout.strip()
     except (OSError, subprocess.SubprocessError):
         return "unknown"
     return commit + ("-dirty" if dirty else "")

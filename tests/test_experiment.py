@@ -186,3 +186,26 @@ def test_store_rows_are_readable_with_polars(tmp_path, capsys):
     frame = read_results(tmp_path)
     assert frame.schema["test_accuracy"] == pl.Float64
     assert frame["nnz_weights"].n_unique() == 1
+
+
+def test_only_code_changes_make_the_recorded_commit_dirty(tmp_path):
+    """Regenerating reports, editing docs or tests must not mark results '-dirty'."""
+    root = Path(__file__).resolve().parents[1]
+    if not (root / ".git").exists():
+        pytest.skip("not a git checkout")
+    clone = tmp_path / "clone"
+    subprocess.run(["git", "clone", "-q", str(root), str(clone)], check=True)
+    code = "from satbench.provenance import git_commit; print(git_commit())"
+
+    def commit() -> str:
+        return subprocess.run([sys.executable, "-c", code], cwd=clone, capture_output=True,
+                              text=True, check=True, env={**os.environ, "PYTHONPATH": str(clone)}
+                              ).stdout.strip()
+
+    head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=clone, capture_output=True,
+                          text=True, check=True).stdout.strip()
+    (clone / "README.md").write_text("changed\n")
+    (clone / "reports" / "new.md").write_text("a regenerated report\n")
+    assert commit() == head
+    (clone / "satbench" / "experiment.py").write_text("# changed\n", encoding="utf-8")
+    assert commit() == head + "-dirty"
