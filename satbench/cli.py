@@ -189,7 +189,7 @@ def _layer_formats() -> tuple[str, ...]:
 
 
 def _parse_steps(text: str) -> tuple[int, int]:
-    match = re.fullmatch(r"\s*(\d+)\s*,\s*(\d+)\s*", text)
+    match = re.fullmatch(r"\s*([0-9]+)\s*,\s*([0-9]+)\s*", text)
     if not match:
         raise argparse.ArgumentTypeError(
             f"expected T1,T2: two non-negative integers, the dense warm-up steps and the steps "
