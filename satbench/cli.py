@@ -363,8 +363,7 @@ def cmd_verify(args) -> int:
         render_differences,
         report_stores,
         retrain_differences,
-        spread,
-        stored_runs,
+        runs_to_verify,
     )
 
     differences, stores = [], []
@@ -374,11 +373,12 @@ def cmd_verify(args) -> int:
             stores += report_stores(path)
         else:
             stores.append(Path(path))
-    total = sum(len(spread(list(stored_runs(store)), args.runs)) for store in stores)
+    plans = {store: runs_to_verify(store, args.runs) for store in stores}
+    total = sum(len(runs) for runs in plans.values())
     with tqdm(total=total, unit="run", desc="retrain", file=sys.stderr,
               disable=args.no_progress) as bar:
-        for store in stores:
-            differences += retrain_differences(store, args.runs, get_executor(args.executor),
+        for store, runs in plans.items():
+            differences += retrain_differences(store, runs, get_executor(args.executor),
                                                on_run=bar.update)
     for line in differences:
         print(line)

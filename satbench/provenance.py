@@ -9,7 +9,6 @@ import torch
 
 import satbench
 
-
 # What computes a result: the package and its declared dependencies. Changes elsewhere in the
 # checkout (reports being regenerated, docs, tests) do not make a result's commit "dirty".
 CODE_PATHS = ("satbench", "pyproject.toml", "constraints.txt")

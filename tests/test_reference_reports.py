@@ -11,7 +11,12 @@ import pytest
 import torch
 
 from satbench.sweeps.executors import get_executor
-from satbench.sweeps.verify import render_differences, report_stores, retrain_differences
+from satbench.sweeps.verify import (
+    render_differences,
+    report_stores,
+    retrain_differences,
+    runs_to_verify,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 REPORTS = sorted(path.parent.name for path in (ROOT / "reports").glob("*/report.md"))
@@ -41,4 +46,5 @@ def test_retrained_runs_give_the_stored_rows(name, monkeypatch):
     monkeypatch.chdir(ROOT)
     for store in report_stores(Path("reports") / name):
         assert store.parts[:2] == ("reports", name), f"{store}: not committed with the report"
-        assert retrain_differences(store, RETRAIN[name], get_executor("local")) == []
+        runs = runs_to_verify(store, RETRAIN[name])
+        assert retrain_differences(store, runs, get_executor("local")) == []

@@ -10,7 +10,12 @@ from satbench.store import read_run, run_path, write_run
 from satbench.sweeps.engine import run_sweep
 from satbench.sweeps.executors import SerialExecutor
 from satbench.sweeps.spec import SweepSpec
-from satbench.sweeps.verify import render_differences, retrain_differences, spread
+from satbench.sweeps.verify import (
+    render_differences,
+    retrain_differences,
+    runs_to_verify,
+    spread,
+)
 
 TINY = SweepSpec.grid("tiny", neurons=(2, 3), clauses=(4,), alphas=(2,), splits=("random",),
                       seeds=2, n_vars=10, n_train=128, n_test=64, warmup_steps=5,
@@ -24,7 +29,7 @@ def store(tmp_path):
 
 
 def test_a_store_as_the_code_computes_it_verifies(store, capsys):
-    assert retrain_differences(store) == []
+    assert retrain_differences(store, runs_to_verify(store)) == []
     assert main(["verify", str(store), "--executor", "serial", "--no-progress"]) == 0
     assert "4 run(s) retrained" in capsys.readouterr().err
 
@@ -35,7 +40,7 @@ def test_a_changed_stored_value_is_named(store, capsys):
     rows[1]["test_accuracy"] += 1 / 64  # one more test row right than the code gets
     spec = json.loads(pl.read_parquet_metadata(run_path(store, key))["satbench.run_spec"])
     write_run(store, key, rows, spec)
-    (difference,) = retrain_differences(store)
+    (difference,) = retrain_differences(store, runs_to_verify(store))
     assert f"run {key[:12]}" in difference and "fpe.test_accuracy:" in difference
     assert main(["verify", str(store), "--executor", "serial", "--no-progress"]) == 1
     captured = capsys.readouterr()

@@ -101,13 +101,15 @@ def _requested_format(rows: list[dict]) -> str:
                  if row.get("layer_format", "masked") != "masked"), "auto")
 
 
-def retrain_differences(store, runs: int | None = None, executor=None,
-                        on_run=None) -> list[str]:
-    """Train `runs` of the store's runs again (spread over its keys; all when None), as a sweep
-    trains them, and name every stored value that the code no longer computes."""
+def runs_to_verify(store, count: int | None = None) -> list[RunSpec]:
+    """`count` of the store's runs, spread over its keys (all of them when count is None)."""
+    return spread(list(stored_runs(store).values()), count)
+
+
+def retrain_differences(store, chosen: list[RunSpec], executor=None, on_run=None) -> list[str]:
+    """Train the `chosen` runs of the store again, as a sweep trains them, and name every stored
+    value that the code no longer computes."""
     executor = executor or SerialExecutor()
-    specs = stored_runs(store)
-    chosen = [specs[key] for key in spread(list(specs), runs)]
     stored = {run.key: read_run(store, run.key) for run in chosen}
     tasks = list({run.task.fingerprint: run.task for run in chosen}.values())
     datasets = build_datasets(tasks, executor, progress=False)
