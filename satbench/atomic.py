@@ -14,7 +14,8 @@ from pathlib import Path
 from satbench.errors import SatbenchError
 
 
-def _create_temp(path: Path) -> Path:
+def create_temp_beside(path: Path) -> Path:
+    """Create an empty, uniquely named hidden file in `path`'s directory (umask applies)."""
     while True:
         temp = path.parent / f".{path.name}.{secrets.token_hex(6)}.tmp"
         try:
@@ -30,7 +31,7 @@ def atomic_path(path: str | os.PathLike):
     path = Path(path)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        temp = _create_temp(path)
+        temp = create_temp_beside(path)
     except OSError as error:
         raise SatbenchError(f"{path}: cannot write here ({error.strerror or error})") from None
     try:

@@ -1,13 +1,14 @@
 """Check output locations before any work starts, so a bad --out never costs a finished run.
 
 Each check names the flag and the path, and creates nothing: a writable directory is shown
-writable by creating and removing a probe file in it, which is the only test that also holds for
-root, read-only mounts and ACLs (os.access does not).
+writable by creating and removing a probe file in it, the way atomic writes create theirs. That
+is the only test that also holds for root, read-only mounts and ACLs (os.access does not).
 """
 
 import os
 from pathlib import Path
 
+from satbench.atomic import create_temp_beside
 from satbench.errors import SatbenchError
 
 
@@ -22,16 +23,11 @@ def _check_can_create_in(directory: Path, flag: str, path: Path) -> None:
     """`directory` exists: it must be a directory we can create files in."""
     if not directory.is_dir():
         raise SatbenchError(f"{flag}: {path}: {directory} is a file, not a directory")
-    probe = directory / f".satbench-probe-{os.getpid()}"
     try:
-        os.close(os.open(probe, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
-    except FileExistsError:
-        pass
+        os.unlink(create_temp_beside(directory / "satbench-probe"))
     except OSError as error:
         raise SatbenchError(f"{flag}: {path}: cannot create a file in {directory} "
                             f"({error.strerror or error})") from None
-    else:
-        os.unlink(probe)
 
 
 def check_output_file(path, flag: str = "--out") -> None:

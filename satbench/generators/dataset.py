@@ -33,9 +33,9 @@ def physical_memory() -> int | None:
         return None
 
 
-def check_dataset_memory(spec: TaskSpec, available: int | None = None) -> None:
+def check_dataset_memory(spec: TaskSpec) -> None:
     """Refuse, before any work, a dataset that would need more memory than the machine has."""
-    available = physical_memory() if available is None else available
+    available = physical_memory()
     rows = spec.n_train + spec.n_test
     need = rows * (spec.n_vars + spec.n_clauses) * BYTES_PER_CELL
     if available is not None and need > available:
