@@ -2,24 +2,41 @@
 
 For a grid of layer sizes (d inputs, h parents, alpha) and batch sizes, one shared-split FPE layer
 (random-shared, pruned like every FPE layer) is timed forward+backward in the masked and the
-grouped format side by side (satbench.kernels.bench's interleaved medians, one thread, thread CPU
+grouped format side by side (benchmarks/kernels.py's interleaved medians, one thread, thread CPU
 time). It prints each cell's grouped/masked ratio and what `select_format` picks there, then how
 far three policies land from the faster format of each cell: always masked, always grouped, and
-select_format's rule (satbench.kernels.fpe_linear.grouped_pays_on_cpu).
+select_format's rule (satbench.kernels.formats.grouped_pays_on_cpu).
 
 Run: python benchmarks/grouped_vs_masked.py [--quick] [--rounds 5]
 """
 
 import argparse
+import importlib.util
 import itertools
 import math
+import sys
+from pathlib import Path
 
 import torch
 
 from satbench.kernels import FPELinear, select_format
-from satbench.kernels.bench import make_call, pick_clock, time_side_by_side
 from satbench.models import MLP, SplitContext, expand
 from satbench.rng import numpy_rng, torch_generator
+
+
+def _kernel_bench():
+    """benchmarks/kernels.py (a script beside this one, not a package module), imported by path."""
+    name = "satbench_benchmarks_kernels"
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(name, Path(__file__).with_name("kernels.py"))
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+    return sys.modules[name]
+
+
+make_call, pick_clock, time_side_by_side = (getattr(_kernel_bench(), name) for name in (
+    "make_call", "pick_clock", "time_side_by_side"))
 
 DS, HS, ALPHAS, BATCHES = (32, 64, 128, 256), (8, 32, 128, 512), (2, 4), (1, 16, 256, 4096, 16384)
 QUICK = (32, 128), (8, 128), (2, 4), (16, 4096, 16384)

@@ -20,7 +20,7 @@ from satbench.kernels import (
     select_format,
     shared_partition,
 )
-from satbench.kernels import fpe_linear as fpe_linear_module
+from satbench.kernels import formats as formats_module
 from satbench.models import MLP, MaskedLinear, SplitContext, expand
 from satbench.models.training import make_optimizer, train_steps
 from satbench.rng import numpy_rng, torch_generator
@@ -130,7 +130,8 @@ def test_every_format_matches_the_masked_reference(case):
     shared = shared_partition(torch.as_tensor(labels)) is not None
     formats = [f for f in FORMATS if f != "grouped" or shared] + ["auto"]
     for fmt in formats:
-        layer = FPELinear(weight, labels, case["alpha"], bias, format=fmt, backend="torch")
+        layer = FPELinear(weight, labels, case["alpha"], bias, format=fmt, backend="torch",
+                          batch=case["batch"])
         assert_matches_reference(layer, weight, labels, case["alpha"], bias, x, case["seed"])
         expected = fmt if fmt != "auto" else select_format(
             shared, "cpu", d=case["d"], h=case["h"], alpha=case["alpha"], batch=case["batch"])
@@ -183,7 +184,7 @@ def test_the_same_model_gives_the_same_outputs_in_every_format(split):
             with pytest.raises(SatbenchError, match="shared split"):
                 fpe_mlp(model, expansion.alpha, fmt)
             continue
-        converted = fpe_mlp(model, expansion.alpha, fmt, backend="torch")
+        converted = fpe_mlp(model, expansion.alpha, fmt, backend="torch", batch=len(x))
         torch.testing.assert_close(converted(x), expected, rtol=1e-5, atol=1e-6)
         assert converted.nnz_weights() == model.nnz_weights() == expansion.budget
         if fmt == "auto":
@@ -255,6 +256,9 @@ def test_auto_picks_by_split_device_and_size():
     # when each child skips few inputs (d - d/alpha < 32) masked wastes little: masked at any size
     assert select_format(True, "cpu", d=32, h=4096, alpha=4, batch=64) == "masked"
     assert select_format(True, "cpu", d=64, h=4096, alpha=4, batch=64) == "grouped"
+    # without a batch size: masked only where grouped cannot pay at any batch
+    assert select_format(True, "cpu", d=32, h=4096, alpha=4) == "masked"
+    assert select_format(True, "cpu", d=64, h=4096, alpha=4) == "grouped"
     # off the CPU the size does not matter
     assert select_format(True, "cuda", d=32, h=8, alpha=2, batch=1) == "grouped"
 
@@ -265,7 +269,7 @@ def test_auto_picks_by_split_device_and_size():
 def test_auto_says_which_format_ran(caplog, shared, d, h, expected):
     x = torch.randn(64, d, generator=torch_generator(0, "x"))
     weight, labels, bias = make_parts(1, h, d, 2, shared=shared, prune=0.2)
-    layer = FPELinear(weight, labels, 2, bias)
+    layer = FPELinear(weight, labels, 2, bias, batch=len(x))
     assert layer.shared is shared
     with caplog.at_level(logging.INFO, logger="satbench.kernels"):
         layer(x)
@@ -275,7 +279,7 @@ def test_auto_says_which_format_ran(caplog, shared, d, h, expected):
 
 
 def test_without_triton_child_label_falls_back_to_torch_and_says_so(monkeypatch, caplog):
-    monkeypatch.setattr(fpe_linear_module, "_TRITON", ImportError("no triton here"))
+    monkeypatch.setattr(formats_module, "_TRITON", ImportError("no triton here"))
     weight, labels, bias = make_parts(5, 4, 8, 2, shared=False, prune=0.3)
     layer = FPELinear(weight, labels, 2, bias, format="child_label")
     with caplog.at_level(logging.INFO, logger="satbench.kernels"):
@@ -308,19 +312,67 @@ def test_a_state_dict_loads_across_formats_and_keeps_pruned_weights_dead():
     assert grouped.nnz() == int((torch.as_tensor(labels) >= 0).sum())
 
 
-def test_set_format_and_dtype_conversion():
+def test_another_format_is_a_new_layer_and_dtype_conversion():
     weight, labels, bias = make_parts(9, 4, 10, 2, shared=True, prune=0.3)
     layer = FPELinear(weight, labels, 2, bias, format="masked")
     x = torch.randn(3, 10, generator=torch_generator(0, "x"))
     expected = layer(x).detach()
-    layer.set_format("grouped")
+    grouped = layer.reformatted("grouped")
+    torch.testing.assert_close(grouped(x), expected)
+    layer = grouped.reformatted("child_label", backend="torch")
     torch.testing.assert_close(layer(x), expected)
-    layer.set_format("child_label", backend="torch")
-    torch.testing.assert_close(layer(x), expected)
+    rebuilt = FPELinear.from_masked(grouped.expanded_weight(), grouped.expanded_mask(), 2,
+                                    grouped.bias, format="csr")
+    torch.testing.assert_close(rebuilt(x), expected)
+    assert (grouped.format, layer.format, rebuilt.format) == ("grouped", "child_label", "csr")
+    assert grouped.weight is not layer.weight  # new parameters: the old layer is left alone
+    with pytest.raises(AttributeError):
+        layer.format = "grouped"  # a live layer's format cannot change
+    assert not hasattr(layer, "set_format")
     layer.double()
     torch.testing.assert_close(layer(x.double()), expected.double())
     with pytest.raises(RuntimeError, match="dtype"):
         layer(x)
+
+
+def test_auto_resolves_once_at_construction_for_the_device_and_batch_given():
+    weight, labels, bias = make_parts(6, 16, 64, 4, shared=True, balanced=True)
+    # on the CPU grouped pays for this layer from about 620 rows per call
+    assert FPELinear(weight, labels, 4, bias, batch=4).format == "masked"
+    assert FPELinear(weight, labels, 4, bias, batch=1024).format == "grouped"
+    layer = FPELinear(weight, labels, 4, bias)  # batch unknown: grouped can pay here
+    assert (layer.format, layer.requested_format, layer.backend) == ("grouped", "auto", "torch")
+    ref = reference(weight, labels, 4, bias)
+    for batch in (4, 1024):  # a forward's batch does not change the format
+        x = torch.randn(batch, 64, generator=torch_generator(batch, "x"))
+        with torch.no_grad():
+            torch.testing.assert_close(layer(x), ref(x))
+        assert layer.format_used == "grouped"
+    weight, labels, bias = make_parts(6, 16, 64, 4, shared=False)
+    layer = FPELinear(weight, labels, 4, bias, device="cpu")
+    assert (layer.format, layer.backend) == (CPU_PER_PARENT_FORMAT, "torch")
+    with pytest.raises(SatbenchError, match="batch"):
+        FPELinear(weight, labels, 4, batch=-1)
+
+
+def test_loading_a_state_dict_keeps_the_layout_and_refuses_labels_it_cannot_hold():
+    weight, labels, bias = make_parts(8, 5, 12, 3, shared=True, balanced=True)
+    masked = FPELinear(weight, labels, 3, bias, format="masked")
+    grouped = FPELinear(torch.zeros(5, 12), labels, 3, torch.zeros(15), format="grouped")
+    storage, perm = grouped.weight.data_ptr(), grouped.perm.clone()
+    state = masked.state_dict()
+    kept = {name: tensor.clone() for name, tensor in state.items()}
+    grouped.load_state_dict(state)
+    assert grouped.weight.data_ptr() == storage and torch.equal(grouped.perm, perm)
+    assert all(torch.equal(state[name], kept[name]) for name in state)  # the caller's dict
+    x = torch.randn(4, 12, generator=torch_generator(0, "x"))
+    torch.testing.assert_close(grouped(x), masked(x))
+    other, other_labels, _ = make_parts(9, 5, 12, 3, shared=True, balanced=True)
+    assert not np.array_equal(other_labels, labels)
+    with pytest.raises(RuntimeError, match="not the shared split this 'grouped' layer"):
+        grouped.load_state_dict(FPELinear(other, other_labels, 3, format="masked").state_dict(),
+                                strict=False)
+    torch.testing.assert_close(grouped(x), masked(x))  # left as it was
 
 
 def test_argument_errors():
@@ -351,8 +403,13 @@ def test_mask_argument_prunes():
 
 
 def test_the_benchmark_runs_on_a_tiny_setting(tmp_path, capsys):
-    from satbench.kernels import bench
+    """benchmarks/kernels.py, loaded as a script (its main does not run), on one tiny setting."""
+    import runpy
+    from pathlib import Path
+    from types import SimpleNamespace
 
+    script = Path(__file__).resolve().parents[1] / "benchmarks" / "kernels.py"
+    bench = SimpleNamespace(**runpy.run_path(str(script), run_name="benchmark_kernels"))
     frame = bench.run([torch.device("cpu")], [(8, 4, 2)], [1, 3], rounds=1, sample_s=1e-4)
     assert set(frame["format"]) == {"dense", "masked_linear", "masked", "child_label", "csr",
                                     "grouped", "output_floor"}

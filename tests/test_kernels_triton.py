@@ -18,7 +18,7 @@ pytest.importorskip("triton", reason="triton is not installed (pip install satbe
 
 from test_kernels import make_parts, parent_grad, reference  # noqa: E402
 
-from satbench.kernels import FPELinear, fpe_linear, triton_interpreting  # noqa: E402
+from satbench.kernels import FPELinear, formats, triton_interpreting  # noqa: E402
 from satbench.rng import torch_generator  # noqa: E402
 
 TOLERANCE = {torch.float32: dict(rtol=1e-4, atol=1e-4), torch.float16: dict(rtol=2e-2, atol=2e-2)}
@@ -31,7 +31,7 @@ def interpreted_kernels():
     if not triton_interpreting():
         from satbench.kernels import triton_child_label
 
-        fpe_linear._TRITON = importlib.reload(triton_child_label)
+        formats._TRITON = importlib.reload(triton_child_label)
     assert triton_interpreting()
 
 
