@@ -11,6 +11,7 @@ import torch
 
 import satbench
 from satbench.atomic import atomic_path
+from satbench.encoding import get_encoding
 from satbench.errors import SatbenchError
 from satbench.fingerprint import sha256_of
 from satbench.generators.formula import Formula
@@ -102,10 +103,8 @@ class Dataset:
 
     def inputs(self, split: str) -> torch.Tensor:
         """Encoded network inputs (float32): pm1 in {-1,+1}^n, literals [x, not x] in {0,1}^2n."""
-        x = torch.from_numpy(self.assignments[self.split_rows(split)].astype(np.float32))
-        if self.spec.encoding == "pm1":
-            return 2.0 * x - 1.0
-        return torch.cat([x, 1.0 - x], dim=1)
+        encoding = get_encoding(self.spec.encoding)
+        return torch.from_numpy(encoding.encode(self.assignments[self.split_rows(split)]))
 
     def targets(self, split: str) -> torch.Tensor:
         """(N, 1) formula values or (N, m) clause values, as float32."""

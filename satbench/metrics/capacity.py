@@ -6,9 +6,9 @@ feature i's embedding in the h-dimensional hidden space. Pruned weights are zero
 
 import numpy as np
 
+from satbench.encoding import get_encoding
 from satbench.generators.formula import Formula
 from satbench.metrics._arrays import as_weight_matrix, unit_rows
-from satbench.specs import ENCODINGS
 
 
 def gram(W1) -> np.ndarray:
@@ -55,12 +55,6 @@ def capacity_total(W1) -> float:
     return float(np.sum(feature_capacity(W1)))
 
 
-def _expected_inputs(formula: Formula, encoding: str) -> int:
-    if encoding not in ENCODINGS:
-        raise ValueError(f"encoding: expected one of {', '.join(ENCODINGS)}, got {encoding!r}")
-    return formula.n_vars if encoding == "pm1" else 2 * formula.n_vars
-
-
 def clause_directions(formula: Formula, encoding: str, n_inputs: int | None = None) -> np.ndarray:
     """Each clause's direction in input space, shape (m, d): the signed sum of its literals.
 
@@ -73,7 +67,8 @@ def clause_directions(formula: Formula, encoding: str, n_inputs: int | None = No
     sign). A literal repeated in a clause counts twice; in pm1, x and NOT x in one clause cancel.
     n_inputs, when given, must match the encoding's input count.
     """
-    d = _expected_inputs(formula, encoding)
+    enc = get_encoding(encoding)  # SatbenchError (a ValueError) for an unknown name
+    d = enc.n_inputs(formula.n_vars)
     if n_inputs is not None and n_inputs != d:
         raise ValueError(
             f"n_inputs: the {encoding} encoding of {formula.n_vars} variables has {d} inputs, "
@@ -83,11 +78,8 @@ def clause_directions(formula: Formula, encoding: str, n_inputs: int | None = No
     directions = np.zeros((formula.n_clauses, d))
     for row, clause in enumerate(formula.clauses):
         for literal in clause:
-            v = abs(literal) - 1
-            if encoding == "pm1":
-                directions[row, v] += 1.0 if literal > 0 else -1.0
-            else:
-                directions[row, v if literal > 0 else n + v] += 1.0
+            index, sign = enc.literal_input(literal, n)
+            directions[row, index] += sign
     return directions
 
 
