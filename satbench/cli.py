@@ -19,41 +19,21 @@ import satbench
 from satbench.errors import SatbenchError
 from satbench.fingerprint import sha256_of
 from satbench.generators.dimacs import read_dimacs, read_dimacs_comments, write_dimacs
-from satbench.generators.formula import FORMS
 from satbench.generators.random_formula import random_formula
 from satbench.generators.solving import count_models, is_satisfiable
 from satbench.outputs import check_output_dir, check_output_file
 from satbench.specs import (
-    ARMS,
-    ENCODINGS,
     EXPERIMENT_TASK_DEFAULTS,
-    OUTPUT_SCALES,
-    TARGETS,
-    RunSpec,
+    FORMULA_FIELDS,
     TaskSpec,
-    field_defaults,
+    choices_of,
+    flag_of,
+    spec_fields,
 )
 
-# The flag each TaskSpec field gets; defaults and choices come from TaskSpec itself.
-TASK_FLAGS = {
-    "n_vars": "--vars", "n_clauses": "--clauses", "width": "--width", "form": "--form",
-    "planted": "--planted", "encoding": "--encoding", "target": "--target",
-    "n_train": "--train", "n_test": "--test", "positive_fraction": "--positive-fraction",
-    "seed": "--seed",
-}
-TASK_HELP = {
-    "n_vars": "variables n", "n_clauses": "clauses m (distinct)", "width": "literals per clause k",
-    "form": "cnf (a conjunction of clauses) or dnf (a disjunction of terms)",
-    "encoding": "pm1: n inputs in {-1,+1}; literals: 2n inputs in {0,1}",
-    "target": "formula: one output, the formula's value; clauses: one output per clause",
-    "n_train": "training rows", "n_test": "test rows",
-    "positive_fraction": "share of rows where the formula is true",
-    "seed": "seeds the formula and the data (and, for run, the training)",
-}
-FORMULA_FIELDS = ("n_vars", "n_clauses", "width", "form", "planted")
-DATASET_FIELDS = ("encoding", "target", "n_train", "n_test", "positive_fraction", "seed")
 COUNT_LIMIT_VARS = 20  # inspect enumerates models only up to this many variables
 INTERRUPTED = 130  # 128 + SIGINT, as shells report a process stopped by Ctrl-C
+TORCH_FREE = ("generate", "inspect")  # formula-only commands: no registries, no plugins
 
 log = logging.getLogger("satbench")
 
@@ -65,34 +45,78 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
-def _task_default(field: str):
-    return field_defaults(TaskSpec)[field]
+def _values(text: str, kind):
+    """One flag value of a spec field's type; bools are spelled true/false."""
+    if kind is bool:
+        if text.strip().lower() not in ("true", "false"):
+            raise argparse.ArgumentTypeError(f"expected true or false, got {text!r}")
+        return text.strip().lower() == "true"
+    try:
+        return kind(text.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected {kind.__name__} values, got {text!r}") \
+            from None
 
 
-def add_task_arguments(parser, fields, required=(), with_defaults=True, defaults=None):
-    """Add the flags of the given TaskSpec fields.
+def _list_of(kind):
+    def parse(text: str) -> tuple:
+        return tuple(_values(part, kind) for part in text.split(",") if part.strip())
+    parse.__name__ = f"comma-separated {getattr(kind, '__name__', 'value')} list"
+    return parse
 
-    required: fields argparse insists on. with_defaults=False leaves unset flags at None, so a
-    command can tell which ones the user gave (TaskSpec supplies the defaults later).
+
+def _field_kind(field):
+    return next((k for k in (bool, int, float, str) if field.type in (k, k | None)), str)
+
+
+def add_spec_flags(parser, spec_classes, *, names=None, axes=False, required=(), defaults=None,
+                   shown_defaults=True) -> dict[str, list[str]]:
+    """A flag for every field of `spec_classes` (or the `names` among them), generated from the
+    fields' metadata: flag, help, choices and type. Fields that share a flag (the task's and the
+    training's --seed) share its value. axes: each flag takes a comma-separated list (a sweep
+    axis). Returns {dest: field names it sets}.
+
+    Unset flags are None unless shown_defaults, where the default (from `defaults`, else the
+    field's) is filled in and shown in the help.
     """
-    choices = {"form": FORMS, "encoding": ENCODINGS, "target": TARGETS}
-    types = {"positive_fraction": float, "form": str, "encoding": str, "target": str}
-    for field in fields:
-        flag = TASK_FLAGS[field]
-        if field == "planted":
-            parser.add_argument(flag, action="store_true", default=None,
-                                help="plant an assignment so a cnf is satisfiable")
-            continue
-        default = (defaults or {}).get(field, _task_default(field))
-        default = default if with_defaults and field not in required else None
-        text = TASK_HELP[field] + (f" (default: {default})" if default is not None else "")
-        parser.add_argument(flag, dest=field, type=types.get(field, int),
-                            choices=choices.get(field), default=default,
-                            required=field in required, help=text)
+    dests: dict[str, list[str]] = {}
+    for spec_class in spec_classes:
+        for field in spec_fields(spec_class):
+            flag = flag_of(field)
+            if flag is None or (names is not None and field.name not in names):
+                continue
+            dest = flag.removeprefix("--").replace("-", "_")
+            if dest in dests:
+                dests[dest].append(field.name)
+                continue
+            dests[dest] = [field.name]
+            kind, choices = _field_kind(field), choices_of(field)
+            default = (defaults or {}).get(field.name, field.default)
+            text = field.metadata["help"] + (f"; one of: {', '.join(map(str, choices))}"
+                                             if choices and (axes or len(choices) > 6)
+                                             else "")
+            if axes:
+                text += " (comma-separated values to sweep over)"
+            elif shown_defaults and field.name not in required and default is not None:
+                text += f" (default: {default})"
+            if kind is bool and not axes:
+                parser.add_argument(flag, dest=dest, action="store_true",
+                                    default=None if not shown_defaults else default, help=text)
+                continue
+            parser.add_argument(flag, dest=dest, type=_list_of(kind) if axes else kind,
+                                choices=None if axes or len(choices or ()) > 6 else choices,
+                                default=(default if shown_defaults and not axes
+                                         and field.name not in required else None),
+                                required=field.name in required, help=text,
+                                metavar=None if choices is None or axes else
+                                "{" + ",".join(map(str, choices)) + "}")
+    return dests
 
 
-def _task_values(args, fields) -> dict:
-    return {f: getattr(args, f) for f in fields if getattr(args, f, None) is not None}
+def spec_values(args, dests: dict[str, list[str]]) -> dict:
+    """{field name: value} for every generated flag the user set (or that has a default)."""
+    return {name: getattr(args, dest) for dest, names in dests.items() for name in names
+            if getattr(args, dest, None) is not None}
 
 
 def generator_comments(values: dict) -> dict[str, str]:
@@ -103,7 +127,7 @@ def generator_comments(values: dict) -> dict[str, str]:
 
 def cmd_generate(args) -> None:
     check_output_file(args.out)
-    values = _task_values(args, FORMULA_FIELDS + ("seed",))
+    values = spec_values(args, args.spec_flags)
     values["planted"] = bool(values.get("planted"))
     formula = random_formula(**values)
     write_dimacs(formula, args.out, comments=generator_comments(values))
@@ -131,61 +155,35 @@ def cmd_inspect(args) -> None:
             print(f"{key + ':':<15}{value}")
 
 
+def _flag(name: str) -> str:
+    return next(flag_of(f) for f in spec_fields(TaskSpec) if f.name == name)
+
+
 def cmd_dataset(args) -> None:
     from satbench.generators.dataset import build_dataset, task_for_formula  # polars, torch
 
     check_output_file(args.out)
-    values = _task_values(args, DATASET_FIELDS)
+    values = spec_values(args, args.spec_flags)
+    formula_values = {k: values.pop(k) for k in FORMULA_FIELDS if k in values}
     if args.formula:
-        given = [TASK_FLAGS[f] for f in FORMULA_FIELDS if getattr(args, f) is not None]
-        if given:
-            raise SatbenchError(f"{', '.join(given)}: not allowed with --formula (the file "
-                                "defines the formula)")
+        if formula_values:
+            given = ", ".join(_flag(name) for name in formula_values)
+            raise SatbenchError(f"{given}: not allowed with --formula (the file defines the "
+                                "formula)")
         formula = read_dimacs(args.formula)
-        spec = task_for_formula(formula, **values)
-        dataset = build_dataset(spec, formula)
+        dataset = build_dataset(task_for_formula(formula, **values), formula)
     else:
-        missing = [TASK_FLAGS[f] for f in ("n_vars", "n_clauses") if getattr(args, f) is None]
+        missing = [_flag(f) for f in ("n_vars", "n_clauses") if f not in formula_values]
         if missing:
             raise SatbenchError(f"{' and '.join(missing)}: required unless --formula is given")
-        values.update(_task_values(args, FORMULA_FIELDS))
-        values["planted"] = bool(values.get("planted"))
-        dataset = build_dataset(TaskSpec(**values))
+        formula_values["planted"] = bool(formula_values.get("planted"))
+        dataset = build_dataset(TaskSpec(**values, **formula_values))
     dataset.write_parquet(args.out)
     labels = dataset.labels
     print(f"wrote {args.out}: {dataset.spec.n_train} train + {dataset.spec.n_test} test rows, "
           f"{labels.mean():.3f} positive, sampling {dataset.sampling_methods}")
     print(f"task fingerprint:    {dataset.spec.fingerprint}")
     print(f"dataset fingerprint: {dataset.fingerprint}")
-
-
-RUN_FLAGS = {  # RunSpec field -> (flag, type, help)
-    "neurons": ("--neurons", int, "hidden neurons h of the dense network"),
-    "alpha": ("--alpha", int, "expansion factor: children per neuron (>= 2 for fpe, wide_dense "
-                              "and sparse_scratch)"),
-    "split": ("--split", str, "splitter, one of: {splitters}"),
-    "output_scale": ("--output-scale", str, "each child's outgoing weights: the parent's, "
-                                            "divided by alpha or copied"),
-    "learning_rate": ("--lr", float, "Adam learning rate"),
-    "batch_size": ("--batch", int, "mini-batch size (0: full batch)"),
-    "weight_decay": ("--weight-decay", float, "Adam weight decay"),
-}
-
-
-def _run_default(field: str):
-    return field_defaults(RunSpec)[field]
-
-
-def _splitter_names() -> str:
-    from satbench.models.splitters import splitter_names
-
-    return ", ".join(splitter_names())
-
-
-def _layer_formats() -> tuple[str, ...]:
-    from satbench.kernels.fpe_linear import FORMAT_CHOICES
-
-    return FORMAT_CHOICES
 
 
 def _parse_steps(text: str) -> tuple[int, int]:
@@ -197,98 +195,113 @@ def _parse_steps(text: str) -> tuple[int, int]:
     return int(match[1]), int(match[2])
 
 
-def add_run_arguments(parser) -> None:
-    add_task_arguments(parser, FORMULA_FIELDS + DATASET_FIELDS, defaults=EXPERIMENT_TASK_DEFAULTS)
-    for field, (flag, kind, text) in RUN_FLAGS.items():
-        choices = OUTPUT_SCALES if field == "output_scale" else None
-        text = text.format(splitters=_splitter_names())
-        parser.add_argument(flag, dest=field, type=kind, default=_run_default(field),
-                            choices=choices, help=f"{text} (default: {_run_default(field)})")
-    steps = f"{_run_default('warmup_steps')},{_run_default('expanded_steps')}"
-    parser.add_argument("--steps", default=_parse_steps(steps), type=_parse_steps,
-                        help=f"T1,T2: dense warm-up steps, then steps after expansion "
-                             f"(default: {steps})")
-    parser.add_argument("--arms", default=",".join(_run_default("arms")),
-                        help=f"comma-separated, from {', '.join(ARMS)} (default: %(default)s)")
-    add_layer_format_argument(parser)
-    parser.add_argument("--out", default="results/run",
-                        help="results directory (default: %(default)s)")
-    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+def _method_classes():
+    from satbench.methods import METHODS
 
-
-def run_spec_from_args(args) -> RunSpec:
-    task_values = _task_values(args, FORMULA_FIELDS + DATASET_FIELDS)
-    task_values["planted"] = bool(task_values.get("planted"))
-    run_values = {field: getattr(args, field) for field in RUN_FLAGS}
-    warmup, expanded = args.steps
-    return RunSpec(TaskSpec(**task_values), warmup_steps=warmup, expanded_steps=expanded,
-                   arms=tuple(a.strip() for a in args.arms.split(",") if a.strip()),
-                   seed=args.seed, **run_values)
-
-
-def cmd_run(args) -> None:
-    from tqdm import tqdm
-
-    from satbench.experiment import run_experiment, training_steps
-    from satbench.generators.dataset import build_dataset
-    from satbench.kernels.layer_format import planned_format
-    from satbench.reports.tables import arms_table
-    from satbench.store import find_runs, read_run, write_run
-
-    run = run_spec_from_args(args)
-    fmt = planned_format(run, args.layer_format)
-    check_output_dir(args.out)
-    stored, moved = find_runs(args.out, [run.key])
-    for message in moved:
-        log.warning(message)
-    if run.key in stored:
-        rows = read_run(args.out, run.key)
-        print(f"found this run already finished in {args.out} (key {run.key[:12]})",
-              file=sys.stderr)
-    else:
-        print(f"training {', '.join(run.arms)} on {run.task.form} n={run.task.n_vars} "
-              f"m={run.task.n_clauses}, h={run.neurons}, alpha={run.alpha}, split={run.split} "
-              f"(FPE-structured first layers in format {fmt})", file=sys.stderr)
-        dataset = build_dataset(run.task)
-        with tqdm(total=training_steps(run), unit="step", desc="run", file=sys.stderr,
-                  disable=args.no_progress, smoothing=0.05) as bar:
-            rows = run_experiment(run, dataset, args.layer_format, on_step=bar.update)
-        path = write_run(args.out, run.key, rows, run.to_dict())
-        print(f"stored {len(rows)} rows in {path}", file=sys.stderr)
-    print(arms_table(rows))
-
-
-def _int_list(text: str) -> tuple[int, ...]:
-    try:
-        return tuple(int(part) for part in text.split(",") if part.strip())
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"expected comma-separated integers, got {text!r}") from None
+    return [METHODS.get(name).params for name in METHODS.names()]
 
 
 def _name_list(text: str) -> tuple[str, ...]:
     return tuple(part.strip() for part in text.split(",") if part.strip())
 
 
-SWEEP_FLAGS = {  # SweepSpec field -> (flag, parser, help)
-    "alphas": ("--alpha", _int_list, "expansion factors, e.g. 2,4"),
-    "splits": ("--split", _name_list, "splitters, comma-separated, from: {splitters}"),
-    "seeds": ("--seeds", int, "number of seeds (0..N-1)"),
-    "n_vars": ("--vars", int, "variables per formula"),
-    "width": ("--width", int, "clause width"),
-    "form": ("--form", str, "cnf or dnf"),
-    "n_train": ("--train", int, "training rows"),
-    "n_test": ("--test", int, "test rows"),
-    "learning_rate": ("--lr", float, "Adam learning rate"),
-    "batch_size": ("--batch", int, "mini-batch size (0: full batch)"),
-    "output_scale": ("--output-scale", str, "copy or divide"),
-    "arms": ("--arms", _name_list, f"arms to train, comma-separated, from: {', '.join(ARMS)}"),
-}
+def add_methods_argument(parser, default) -> None:
+    from satbench.methods import METHODS
+
+    names = ", ".join(METHODS.names())
+    shown = f" (default: {','.join(default)})" if default else " (default: the preset's)"
+    parser.add_argument("--methods", "--arms", dest="methods", type=_name_list,
+                        default=default, help=f"methods to train, comma-separated, from: "
+                                              f"{names}{shown}; --arms is an alias")
+
+
+def _context_classes():
+    from satbench.specs import TrainingContext
+
+    return [TaskSpec, TrainingContext]
+
+
+def add_run_arguments(parser) -> None:
+    from satbench.methods import DEFAULT_METHODS
+
+    parser.set_defaults(spec_flags=add_spec_flags(parser, _context_classes(),
+                                                  defaults=EXPERIMENT_TASK_DEFAULTS),
+                        param_flags=add_spec_flags(parser, _method_classes(),
+                                                   shown_defaults=False))
+    parser.add_argument("--steps", type=_parse_steps,
+                        help="T1,T2: shorthand for --warmup-steps T1 --expanded-steps T2")
+    add_methods_argument(parser, DEFAULT_METHODS)
+    add_layer_format_argument(parser)
+    parser.add_argument("--out", default="results/run",
+                        help="results directory (default: %(default)s)")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def _split_context(values: dict) -> tuple[dict, dict]:
+    """Spec flag values as (TaskSpec fields, TrainingContext fields); --seed sets both seeds."""
+    from satbench.specs import TrainingContext
+
+    task_names = {f.name for f in spec_fields(TaskSpec)}
+    context_names = {f.name for f in spec_fields(TrainingContext)}
+    task = {k: v for k, v in values.items() if k in task_names}
+    return task, {k: v for k, v in values.items() if k in context_names}
+
+
+def runs_from_args(args) -> list:
+    from satbench.runs import runs_for
+    from satbench.specs import TrainingContext
+
+    values = spec_values(args, args.spec_flags)
+    if args.steps is not None:
+        values["warmup_steps"], values["expanded_steps"] = args.steps
+    task, context = _split_context(values)
+    task["planted"] = bool(task.get("planted"))
+    context = TrainingContext(TaskSpec(**task), **context)
+    return runs_for(context, args.methods, **spec_values(args, args.param_flags))
+
+
+def cmd_run(args) -> None:
+    from tqdm import tqdm
+
+    from satbench.generators.dataset import build_dataset
+    from satbench.reports.tables import runs_table
+    from satbench.store import find_runs, read_run, write_run
+    from satbench.training.formats import planned_format
+    from satbench.training.rows import evaluate
+    from satbench.training.single import train_runs, training_steps
+
+    runs = runs_from_args(args)
+    for run in runs:
+        planned_format(run, args.layer_format)  # a bad format is one line, before any work
+    check_output_dir(args.out)
+    stored, moved = find_runs(args.out, [run.key for run in runs])
+    for message in moved:
+        log.warning(message)
+    pending = [run for run in runs if run.key not in stored]
+    context = runs[0].context
+    rows = {run.key: read_run(args.out, run.key)[0] for run in runs if run.key in stored}
+    if rows:
+        print(f"found {len(rows)} of {len(runs)} runs already finished in {args.out}",
+              file=sys.stderr)
+    if pending:
+        print(f"training {', '.join(run.describe() for run in pending)} on "
+              f"{context.task.form} n={context.task.n_vars} m={context.task.n_clauses}, "
+              f"h={context.neurons}", file=sys.stderr)
+        dataset = build_dataset(context.task)
+        with tqdm(total=training_steps(pending), unit="step", desc="run", file=sys.stderr,
+                  disable=args.no_progress, smoothing=0.05) as bar:
+            trained = train_runs(pending, dataset, args.layer_format, on_step=bar.update)
+        for result in trained:
+            row = evaluate(result, dataset)
+            write_run(args.out, result.run.key, [row], result.run.to_dict())
+            rows[result.run.key] = row
+        print(f"stored {len(trained)} runs in {args.out}", file=sys.stderr)
+    print(runs_table([rows[run.key] for run in runs]))
 
 
 def sweep_spec_from_args(args):
     from satbench.sweeps.presets import get_preset
-    from satbench.sweeps.spec import SweepSpec
+    from satbench.sweeps.spec import SweepSpec, axis_fields
 
     grid = args.neurons is not None or args.clauses is not None
     if grid and args.preset:
@@ -299,17 +312,26 @@ def sweep_spec_from_args(args):
         base = SweepSpec.grid("custom", args.neurons, args.clauses)
     else:
         base = get_preset(args.preset or "quick")
-    changes = {field: getattr(args, field) for field in SWEEP_FLAGS
-               if getattr(args, field) is not None}
+    changes = {}
+    if args.seeds is not None:
+        changes["seeds"] = args.seeds
+    if args.methods is not None:
+        # The preset's axes that none of the chosen methods take are dropped; an axis the user
+        # gives that none takes stays an error (SweepSpec checks).
+        known = axis_fields(args.methods)
+        changes["methods"] = args.methods
+        changes["axes"] = tuple((name, values) for name, values in base.axes if name in known)
+    axes = spec_values(args, args.spec_flags)
     if args.steps is not None:
-        changes["warmup_steps"], changes["expanded_steps"] = args.steps
-    return base.replace(**changes)
+        axes["warmup_steps"], axes["expanded_steps"] = (args.steps[0],), (args.steps[1],)
+    return base.replace(**changes).with_axes(**axes)
 
 
 def cmd_sweep(args) -> int:
-    from satbench.kernels.layer_format import check_layer_format
+    from satbench.store import check_layout
     from satbench.sweeps.engine import SweepInterrupted, run_sweep
     from satbench.sweeps.executors import get_executor
+    from satbench.training.formats import check_layer_format
 
     spec = sweep_spec_from_args(args)
     executor = get_executor(args.executor)
@@ -318,10 +340,13 @@ def cmd_sweep(args) -> int:
     out = args.out or f"results/{spec.name}"
     report = None if args.no_report else args.report or str(Path(out) / "report")
     check_output_dir(out)
+    check_layout(out)  # a satbench 0.2 store: one line, before the header
     if report is not None:
         check_output_dir(report, "--report")
-    print(f"sweep {spec.name}: {len(spec.cells)} cells x {len(spec.alphas)} alpha x "
-          f"{len(spec.splits)} split x {spec.seeds} seeds = {len(runs)} runs into {out}",
+    contexts = len({run.run_key for run in runs})
+    print(f"sweep {spec.name}: {len(runs)} runs ({', '.join(spec.methods)} in {contexts} "
+          f"training contexts: {len(spec.cells)} cells x {spec.seeds} seeds"
+          f"{''.join(f' x {len(v)} {k}' for k, v in spec.axes if len(v) > 1)}) into {out}",
           file=sys.stderr)
     try:
         counts = run_sweep(spec, out, executor, progress=not args.no_progress,
@@ -409,14 +434,17 @@ def add_executor_argument(parser) -> None:
 
 
 def add_layer_format_argument(parser) -> None:
-    parser.add_argument("--layer-format", default="auto", choices=_layer_formats(),
-                        help="format of the fpe and sparse_scratch first layers: auto (the "
-                             "fastest for the split, device and sizes), masked, grouped "
+    from satbench.kernels import FORMAT_CHOICES
+
+    parser.add_argument("--layer-format", default="auto", choices=FORMAT_CHOICES,
+                        help="format of structured first layers (fpe, sparse_scratch): auto "
+                             "(the fastest for the split, device and sizes), masked, grouped "
                              "(shared splits), child_label or csr (default: %(default)s)")
 
 
 def add_generate_arguments(parser) -> None:
-    add_task_arguments(parser, FORMULA_FIELDS + ("seed",), required=("n_vars", "n_clauses"))
+    parser.set_defaults(spec_flags=add_spec_flags(
+        parser, [TaskSpec], names=FORMULA_FIELDS + ("seed",), required=("n_vars", "n_clauses")))
     parser.add_argument("--out", required=True,
                         help="output DIMACS file (.gz, .xz or .bz2 compresses it)")
 
@@ -426,27 +454,38 @@ def add_inspect_arguments(parser) -> None:
 
 
 def add_dataset_arguments(parser) -> None:
-    add_task_arguments(parser, FORMULA_FIELDS, with_defaults=False)
-    add_task_arguments(parser, DATASET_FIELDS)
+    formula = add_spec_flags(parser, [TaskSpec], names=FORMULA_FIELDS, shown_defaults=False)
+    data = add_spec_flags(parser, [TaskSpec], names=[
+        f.name for f in spec_fields(TaskSpec) if f.name not in FORMULA_FIELDS])
+    parser.set_defaults(spec_flags=formula | data)
     parser.add_argument("--formula", help="build the task from this DIMACS file instead")
     parser.add_argument("--out", required=True, help="output .parquet file")
+
+
+def _int_list(text: str) -> tuple[int, ...]:
+    return _list_of(int)(text)
 
 
 def add_sweep_arguments(parser) -> None:
     from satbench.sweeps.engine import TRAINERS
     from satbench.sweeps.presets import PRESETS
+    from satbench.sweeps.spec import GRID_FIELDS
 
     parser.add_argument("--preset", help=f"one of: {', '.join(PRESETS)} (default: quick)")
     parser.add_argument("--neurons", type=_int_list, help="hidden widths, e.g. 4,8,16")
     parser.add_argument("--clauses", type=_int_list, help="clause counts, e.g. 4,8,16,32")
-    for field, (flag, kind, text) in SWEEP_FLAGS.items():
-        parser.add_argument(flag, dest=field, type=kind,
-                            help=text.format(splitters=_splitter_names()))
-    parser.add_argument("--steps", type=_parse_steps, help="T1,T2")
+    parser.add_argument("--seeds", type=int, help="number of seeds (0..N-1), each seeding the "
+                                                  "task and the training")
+    add_methods_argument(parser, None)
+    classes = _context_classes() + _method_classes()
+    names = [f.name for c in classes for f in spec_fields(c) if f.name not in GRID_FIELDS]
+    parser.set_defaults(spec_flags=add_spec_flags(parser, classes, names=names, axes=True))
+    parser.add_argument("--steps", type=_parse_steps,
+                        help="T1,T2: shorthand for --warmup-steps T1 --expanded-steps T2")
     parser.add_argument("--out", help="results directory (default: results/<preset>)")
     add_executor_argument(parser)
     parser.add_argument("--trainer", default="batched", choices=TRAINERS,
-                        help="train each run alone, or a task's runs as one batched program "
+                        help="train each context alone, or a task's runs as one batched program "
                              "(identical weights; default: %(default)s)")
     add_layer_format_argument(parser)
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -459,19 +498,31 @@ def add_report_arguments(parser) -> None:
     parser.add_argument("--out", help="report directory (default: <first results dir>/report)")
 
 
-def add_bench_arguments(parser) -> None:
-    benches = parser.add_subparsers(dest="benchmark", required=True)
-    # The benchmark parses its own flags, so building this parser never imports torch.
-    kernels = benches.add_parser("kernels", add_help=False,
-                                 help="FPELinear's formats against the dense parent layer")
-    kernels.set_defaults(handler=_run_kernel_bench, passes_options=True)
+def cmd_plugins(args) -> None:
+    from satbench.methods import METHODS
+    from satbench.models.splitters import SPLITTERS
+
+    for registry in (METHODS, SPLITTERS):
+        print(f"{registry.kind}s:")
+        for name in registry.names():
+            item = registry.get(name)
+            summary = getattr(item, "summary", None) or (item.__doc__ or "").strip().split("\n")[0]
+            print(f"  {name:<16} version {item.version:<8} {registry.origin(name)}"
+                  + (f": {summary}" if summary else ""))
 
 
-def _run_kernel_bench(args) -> None:
-    from satbench.kernels import bench as kernel_bench
+def cmd_migrate(args) -> None:
+    from satbench.migrate import migrate_store
 
-    parser = kernel_bench.add_arguments(_Parser(prog="satbench bench kernels"))
-    kernel_bench.run_from_args(parser.parse_args(args.extra_options))
+    done = migrate_store(args.store)
+    print(f"{args.store}: {done.old_files} satbench 0.2 run files became {done.runs} run files "
+          f"({done.duplicates} repeated dense or wide_dense arms were bitwise equal and are "
+          f"stored once), {done.manifests} sweep manifests converted; the old files are in "
+          f"{Path(args.store) / 'layout-1'}", file=sys.stderr)
+
+
+def add_migrate_arguments(parser) -> None:
+    parser.add_argument("store", help="a results directory written by satbench 0.2")
 
 
 COMMANDS = {  # name -> (help, adds its arguments, handler)
@@ -480,14 +531,17 @@ COMMANDS = {  # name -> (help, adds its arguments, handler)
     "inspect": ("summarise a DIMACS file", add_inspect_arguments, cmd_inspect),
     "dataset": ("write a balanced train/test dataset (Parquet)", add_dataset_arguments,
                 cmd_dataset),
-    "run": ("train dense, FPE and reference arms on one task", add_run_arguments, cmd_run),
+    "run": ("train the dense baseline and other methods on one task", add_run_arguments,
+            cmd_run),
     "sweep": ("run a neurons x clauses grid (default: the quick preset)", add_sweep_arguments,
               cmd_sweep),
     "report": ("write report.md and figures from results", add_report_arguments, cmd_report),
     "verify": ("retrain stored runs and re-render reports; exit 1 if anything drifted",
                add_verify_arguments, cmd_verify),
-    "bench": ("performance benchmarks (ratios measured side by side in one run)",
-              add_bench_arguments, None),
+    "migrate": ("convert a satbench 0.2 results store to today's layout (keeps the old files)",
+                add_migrate_arguments, cmd_migrate),
+    "plugins": ("list the registered methods and splitters, and where each comes from",
+                lambda parser: None, cmd_plugins),
 }
 
 
@@ -500,9 +554,12 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     for name, (text, add_arguments, handler) in COMMANDS.items():
         sub = commands.add_parser(name, help=text, description=text)
         if command in (None, name):
+            if name not in TORCH_FREE:
+                sub.add_argument("--plugin", action="append", metavar="MODULE",
+                                 help="import this module first, so that the splitters and "
+                                      "methods it registers can be used (repeatable)")
             add_arguments(sub)
-        if handler is not None:
-            sub.set_defaults(handler=handler)
+        sub.set_defaults(handler=handler)
     return parser
 
 
@@ -537,15 +594,35 @@ def _stdout_closed() -> None:
     os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
 
 
+def _plugin_modules(argv: list[str]) -> list[str]:
+    """The modules named with --plugin, found before parsing: they add flags and choices."""
+    modules = []
+    for index, token in enumerate(argv):
+        if token == "--plugin" and index + 1 < len(argv):
+            modules.append(argv[index + 1])
+        elif token.startswith("--plugin="):
+            modules.append(token.split("=", 1)[1])
+    return modules
+
+
+def load_plugins(argv: list[str], command: str | None) -> None:
+    """Entry-point plugins, then --plugin modules, for the commands that use the registries."""
+    if command not in TORCH_FREE:
+        from satbench import plugins
+
+        plugins.load_entry_points()
+        for module in _plugin_modules(argv):
+            plugins.load_module(module)
+
+
 def _run_command(argv: list[str]) -> int:
-    parser = build_parser(_command_in(argv))
+    command = _command_in(argv)
+    load_plugins(argv, command)
+    parser = build_parser(command)
     try:
-        args, extra = parser.parse_known_args(argv)
-        if extra and not getattr(args, "passes_options", False):
-            parser.error(f"unrecognized arguments: {' '.join(extra)}")
+        args = parser.parse_args(argv)
     except SystemExit as done:  # --help, --version, or a usage error it has printed
         return done.code or 0
-    args.extra_options = extra
     return args.handler(args) or 0
 
 

@@ -1,8 +1,14 @@
 """The columns of a result row: the one place that names each, with its polars dtype and meaning.
 
-`satbench.experiment.evaluate_arm` writes one flat row per arm of a run, with exactly these
-columns in this order (tests/test_row_schema.py checks a real run against the table).
-docs/results-schema.md is rendered from it:
+A row is (in this order) the run's identity, its spec fields, and what training produced:
+- identity: run_key, context_key, method (below);
+- spec columns: one per field of the method's params, the TrainingContext and the TaskSpec,
+  generated from the fields themselves (name, type and help: satbench.specs.spec_field), so a new
+  field or a plugin method's params need no entry here;
+- outcome columns: the model's size, metrics, fingerprints and provenance (below).
+
+satbench.training.rows.evaluate writes exactly these columns in this order (tests/test_row_schema.py
+checks real runs of every method against it). docs/results-schema.md is rendered from it:
 
     python -m satbench.row_schema > docs/results-schema.md
 """
@@ -18,67 +24,35 @@ class Column(NamedTuple):
     meaning: str
 
 
-COLUMNS = (
-    # What ran: the run, the arm, and the RunSpec and TaskSpec fields.
+IDENTITY = (
     Column("run_key", pl.String,
-           "SHA-256 of the full RunSpec (task included) as canonical JSON: the run's identity. "
-           "All arms of a run share it; the results store names the run's file after it, and a "
-           "rerun of the same spec finds it there."),
+           "SHA-256 of the run: its method, the non-default fields of its params and of its "
+           "training context (task included), and the version of any plugin object it uses. "
+           "The results store names the run's file after it, and a rerun of the same spec finds "
+           "it there."),
+    Column("context_key", pl.String,
+           "SHA-256 of the non-default fields of the TrainingContext (task, neurons, schedule, "
+           "optimizer, seed): the same for every method trained in one context, which reports "
+           "pair methods on."),
     Column("method", pl.String,
-           "The arm: `dense`, `fpe`, `wide_dense`, `sparse_scratch` or `dense_reset` (see the "
-           "README's arms table). (run_key, method) identifies a row."),
-    Column("split", pl.String,
-           "RunSpec.split: the splitter FPE used (`clause`, `random`, `random-shared`, "
-           "`contiguous` or a registered one). Run-level, the same on every row of the run; it "
-           "shapes only fpe and sparse_scratch (which trains FPE's masks)."),
-    Column("alpha", pl.Int64,
-           "RunSpec.alpha: the expansion factor, children per split neuron. Run-level; fpe, "
-           "sparse_scratch and wide_dense have alpha x neurons hidden units."),
-    Column("neurons", pl.Int64,
-           "RunSpec.neurons: h, the dense model's hidden width. Run-level; width_hidden is the "
-           "arm's own width."),
+           "The method (`dense`, `fpe`, `wide_dense`, `sparse_scratch`, `dense_reset` or a "
+           "plugin's; see `satbench plugins`)."),
+    Column("method_params", pl.String,
+           "The columns of the method's params, comma-separated (fpe: `alpha,split,output_scale`; "
+           "dense: empty), so that a report can pair methods without the method's code."),
+    Column("budget", pl.String,
+           "What the method holds equal to the dense baseline: `nnz_weights` (non-zero weights) "
+           "or `none` (a reference, e.g. wide_dense with alpha times the weights)."),
+    Column("compare_with", pl.String,
+           "The methods the report compares this one with, besides dense, comma-separated."),
+)
+
+OUTCOME = (
     Column("width_hidden", pl.Int64,
-           "Hidden units of this arm's model, pruned or dead ones included: neurons for dense and "
-           "dense_reset, alpha x neurons for fpe, wide_dense and sparse_scratch."),
-    Column("clauses", pl.Int64, "TaskSpec.n_clauses: m, the formula's clauses (DNF: terms)."),
-    Column("vars", pl.Int64, "TaskSpec.n_vars: n, the formula's variables."),
-    Column("width", pl.Int64,
-           "TaskSpec.width: k, literals per clause (for a user's DIMACS file, the widest "
-           "clause's). Not the network's width: see width_hidden."),
-    Column("form", pl.String, "TaskSpec.form: `cnf` or `dnf`."),
-    Column("encoding", pl.String,
-           "TaskSpec.encoding, how an assignment is fed to the network: `pm1` (n inputs in "
-           "{-1,+1}) or `literals` (2n inputs in {0,1}: x, then not x)."),
-    Column("target", pl.String,
-           "TaskSpec.target: `formula` (one output, the formula's value) or `clauses` (m "
-           "outputs, each clause's value)."),
-    Column("planted", pl.Boolean,
-           "TaskSpec.planted: whether every clause of the CNF is satisfied by a hidden "
-           "assignment drawn from the task seed (always false for DNF)."),
-    Column("n_train", pl.Int64, "TaskSpec.n_train: rows in the training split."),
-    Column("n_test", pl.Int64,
-           "TaskSpec.n_test: rows in the test split, which shares no assignment with the "
-           "training split."),
-    Column("seed", pl.Int64,
-           "RunSpec.seed: drives the initialisation, the data order and the splitter."),
-    Column("task_seed", pl.Int64, "TaskSpec.seed: drives the formula and the dataset sample."),
-    Column("output_scale", pl.String,
-           "RunSpec.output_scale, the FPE children's output weights: `copy` (the parent's) or "
-           "`divide` (the parent's / alpha). Run-level; it shapes only fpe."),
-    Column("warmup_steps", pl.Int64,
-           "RunSpec.warmup_steps: T1, optimizer steps before the split. dense, wide_dense and "
-           "sparse_scratch train T1 + T2 steps; fpe and dense_reset train T2 steps on from the "
-           "dense model at step T1."),
-    Column("expanded_steps", pl.Int64, "RunSpec.expanded_steps: T2, optimizer steps after the "
-           "split."),
-    Column("learning_rate", pl.Float64, "RunSpec.learning_rate: Adam's learning rate, every arm."),
-    Column("batch_size", pl.Int64,
-           "RunSpec.batch_size: rows per optimizer step; 0 (or at least n_train) is the full "
-           "training split."),
-    Column("weight_decay", pl.Float64,
-           "RunSpec.weight_decay: Adam's weight decay (an L2 term in the gradient), every arm."),
+           "Hidden units of this run's model, pruned or dead ones included: neurons for dense "
+           "and dense_reset, alpha x neurons for fpe, wide_dense and sparse_scratch."),
     Column("layer_format", pl.String,
-           "The FPELinear format the arm's first layer trained in: `masked`, `grouped`, "
+           "The FPELinear format the run's first layer trained in: `masked`, `grouped`, "
            "`child_label` or `csr`. Only fpe and sparse_scratch can train in a format other "
            "than `masked`, and only under the single-model trainer; the format changes "
            "round-off, not the function."),
@@ -157,20 +131,52 @@ COLUMNS = (
            "`unknown` outside a git checkout."),
     Column("torch_version", pl.String, "torch.__version__, e.g. `2.13.0+cpu`."),
     Column("device", pl.String,
-           "The device the arm was evaluated on: `cpu (<architecture>)`, e.g. `cpu (x86_64)`, "
+           "The device the run was evaluated on: `cpu (<architecture>)`, e.g. `cpu (x86_64)`, "
            "or a CUDA device's name. Experiments train and evaluate on the CPU."),
     Column("torch_threads", pl.Int64,
            "torch intra-op threads the row was evaluated on. Training and evaluation are pinned "
            "to satbench.threads.TRAINING_THREADS (1), since the thread count changes round-off."),
     Column("wall_seconds", pl.Float64,
-           "The arm's training wall time in seconds, evaluation excluded. dense: its T1 + T2 "
-           "steps; fpe and dense_reset: the shared T1 warm-up plus their own T2 (the split and "
-           "pruning excluded); wide_dense and sparse_scratch: their own T1 + T2. The batched "
+           "The run's training wall time in seconds, evaluation and model building excluded. "
+           "dense: its T1 + T2 steps; methods that start from dense (fpe, dense_reset): the "
+           "dense T1 warm-up plus their own T2; the others: their own steps. The batched "
            "trainer (satbench sweep's default) divides each chunk's wall time evenly among its "
-           "arms."),
+           "runs."),
 )
 
-SCHEMA = pl.Schema((column.name, column.dtype) for column in COLUMNS)
+_DTYPES = {int: pl.Int64, float: pl.Float64, str: pl.String, bool: pl.Boolean}
+
+
+def dtype_of(annotation) -> pl.DataType:
+    """The polars dtype of a spec field's type (`X | None` is X's)."""
+    for kind, dtype in _DTYPES.items():
+        if annotation is kind or annotation == (kind | None):
+            return dtype
+    return pl.Object
+
+
+def spec_schema_columns() -> tuple[Column, ...]:
+    """The spec columns, in row order: every registered method's params, then the context's and
+    the task's fields. Imported lazily: the method registry loads torch."""
+    from satbench.methods import METHODS
+    from satbench.specs import TaskSpec, TrainingContext, column_of, spec_fields
+
+    columns = {}
+    sources = [(m.params, f"{m.name} params") for m in map(METHODS.get, METHODS.names())]
+    for spec_class, owner in sources + [(TrainingContext, "TrainingContext"),
+                                        (TaskSpec, "TaskSpec")]:
+        for field in spec_fields(spec_class):
+            name = column_of(field)
+            if name in columns:
+                continue
+            owner_text = "method params" if owner.endswith("params") else owner
+            columns[name] = Column(name, dtype_of(field.type),
+                                   f"{owner_text}.{field.name}: {field.metadata['help']}.")
+    return tuple(columns.values())
+
+
+def columns() -> tuple[Column, ...]:
+    return IDENTITY + spec_schema_columns() + OUTCOME
 
 
 def render_markdown() -> str:
@@ -178,19 +184,21 @@ def render_markdown() -> str:
     lines = [
         "# Result rows",
         "",
-        "Generated from `satbench/row_schema.py` by "
-        "`python -m satbench.row_schema > docs/results-schema.md`; edit that file, not this one.",
+        "Generated from `satbench/row_schema.py` and the spec fields by "
+        "`python -m satbench.row_schema > docs/results-schema.md`; edit those, not this file.",
         "",
-        "A run stores one flat row per arm, with these columns in this order. Metrics are "
-        "measured on the trained model and the test split unless the column says otherwise. "
-        "W1 is the first layer's effective (masked) weight, one row per hidden unit and one "
-        "column per input; inputs is vars for the `pm1` encoding and 2 x vars for `literals`. "
-        "NaN marks a metric that does not apply to the arm or has nothing to average.",
+        "A run (one method in one training context) stores one flat row with these columns in "
+        "this order; a method's row holds the params columns of its own params only (fpe: "
+        "alpha, split, output_scale; wide_dense: alpha; dense: none). Metrics are measured on "
+        "the trained model and the test split unless the column says otherwise. W1 is the "
+        "first layer's effective (masked) weight, one row per hidden unit and one column per "
+        "input; inputs is vars for the `pm1` encoding and 2 x vars for `literals`. NaN marks a "
+        "metric that does not apply to the method or has nothing to average.",
         "",
         "| column | dtype | meaning |",
         "|---|---|---|",
     ]
-    for column in COLUMNS:
+    for column in columns():
         meaning = column.meaning.replace("|", "\\|")
         lines.append(f"| `{column.name}` | {column.dtype} | {meaning} |")
     return "\n".join(lines) + "\n"

@@ -1,65 +1,158 @@
-"""Frozen, self-validating specs.
+"""Frozen, self-validating specs: the bottom layer of satbench.
 
-The CLI flags, results rows and fingerprints all derive from them.
+Each spec field is declared once, with its metadata: the CLI flag, the help text, the choices and
+the result-row column. The CLI's flags, the sweep axes, the result rows and the run keys are all
+generated from these declarations (satbench.spec_fields, satbench.cli), so a new field reaches
+every one of them by being written here.
+
+This module imports no generators, no models and no torch.
 """
 
 import dataclasses
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import MISSING, dataclass
+from math import comb
 
+import numpy as np
+
+from satbench.encoding import ENCODINGS, get_encoding
 from satbench.errors import SatbenchError
 from satbench.fingerprint import sha256_of
-from satbench.generators.formula import FORMS
-from satbench.generators.random_formula import check_counts
 
-ENCODINGS = ("pm1", "literals")
+FORMS = ("cnf", "dnf")
+BASELINE = "dense"  # the method every other is measured against, and the branch source at T1
 TARGETS = ("formula", "clauses")
 
 
-def field_defaults(spec_class) -> dict:
-    """A spec's field defaults by name: the one source for CLI flags and presets."""
-    return {f.name: f.default for f in dataclasses.fields(spec_class)}
+def spec_field(default=MISSING, *, help: str, flag: str | None = None,
+               column: str | None = None, choices: tuple | Callable[[], tuple] | None = None,
+               no_flag: str | None = None, registry=None):
+    """A spec field with the metadata that generates its flag, its row column and its help.
+
+    flag: the CLI flag (default: --name with dashes); column: the result-row column (default:
+    the field's name); choices: the allowed values, or a function returning them (for registries
+    that plugins extend); no_flag: why the field has no flag of its own (it must say why);
+    registry: the satbench.registry.Registry the value names an object of (a plugin's version
+    then enters the run key).
+    """
+    metadata = {"help": help, "flag": flag, "column": column, "choices": choices,
+                "no_flag": no_flag, "registry": registry}
+    return dataclasses.field(default=default, metadata=metadata)
 
 
-def _check_choice(field: str, value, choices) -> None:
+def flag_of(field: dataclasses.Field) -> str | None:
+    if field.metadata.get("no_flag"):
+        return None
+    return field.metadata.get("flag") or "--" + field.name.replace("_", "-")
+
+
+def column_of(field: dataclasses.Field) -> str:
+    return field.metadata.get("column") or field.name
+
+
+def choices_of(field: dataclasses.Field) -> tuple | None:
+    choices = field.metadata.get("choices")
+    return tuple(choices()) if callable(choices) else choices
+
+
+def spec_fields(spec_class) -> list[dataclasses.Field]:
+    """The fields of a spec class that hold values (nested specs excluded)."""
+    return [f for f in dataclasses.fields(spec_class) if not _is_spec_type(f.type)]
+
+
+def _is_spec_type(annotation) -> bool:
+    return isinstance(annotation, type) and dataclasses.is_dataclass(annotation)
+
+
+def non_default(spec) -> dict:
+    """The fields of `spec` that differ from their defaults, nested specs recursively.
+
+    Keys hash this, as open_lth's do: a field added later with a default keeps every existing key.
+    """
+    out = {}
+    for field in dataclasses.fields(spec):
+        value = getattr(spec, field.name)
+        if dataclasses.is_dataclass(value):
+            out[field.name] = non_default(value)
+        elif field.default is MISSING or value != field.default:
+            out[field.name] = list(value) if isinstance(value, tuple) else value
+    return out
+
+
+def check_choice(field: str, value, choices) -> None:
     if value not in choices:
-        raise SatbenchError(f"{field}: expected one of {', '.join(choices)}, got {value!r}")
+        raise SatbenchError(f"{field}: expected one of {', '.join(map(str, choices))}, "
+                            f"got {value!r}")
 
 
-def _check_int(field: str, value, minimum: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+def check_int(field: str, value, minimum: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < minimum:
         raise SatbenchError(f"{field}: expected an integer >= {minimum}, got {value!r}")
+
+
+def check_fields(spec) -> None:
+    """Every field with fixed choices holds one of them; ints are ints, floats are numbers."""
+    for field in spec_fields(type(spec)):
+        value = getattr(spec, field.name)
+        choices = choices_of(field)
+        if choices is not None:
+            check_choice(field.name, value, choices)
+        elif field.type is float and (isinstance(value, bool)
+                                      or not isinstance(value, int | float)):
+            raise SatbenchError(f"{field.name}: expected a number, got {value!r}")
+
+
+def max_distinct_clauses(n_vars: int, width: int, planted: bool = False) -> int:
+    """How many distinct width-k clauses exist (k distinct variables, any signs).
+
+    A planted assignment rules out the one sign pattern per variable set that it violates.
+    """
+    return comb(n_vars, width) * (2**width - (1 if planted else 0))
+
+
+def check_counts(n_vars: int, n_clauses: int, width: int, planted: bool = False) -> None:
+    for name, value in (("vars", n_vars), ("clauses", n_clauses), ("width", width)):
+        if not isinstance(value, int | np.integer) or value < 1:
+            raise SatbenchError(f"{name}: expected a positive integer, got {value!r}")
+    if width > n_vars:
+        raise SatbenchError(f"width: {width} is larger than the number of variables ({n_vars})")
+    limit = max_distinct_clauses(n_vars, width, planted)
+    if n_clauses > limit:
+        what = "satisfied by a planted assignment" if planted else "distinct"
+        raise SatbenchError(
+            f"clauses: {n_clauses} requested, but only {limit} {what} width-{width} clauses "
+            f"exist over {n_vars} variables"
+        )
 
 
 @dataclass(frozen=True)
 class TaskSpec:
-    """One formula-evaluation task: the formula's shape and the dataset drawn from it.
+    """One formula-evaluation task: the formula's shape and the dataset drawn from it."""
 
-    encoding: pm1 gives n inputs in {-1,+1}; literals gives 2n inputs in {0,1} (x then not x).
-    target: formula gives one output (the formula's value); clauses gives one per clause.
-    formula_fingerprint: set when the formula is a user's file rather than generated from the
-    seed; the dataset builder checks the file against it.
-    """
-
-    n_vars: int
-    n_clauses: int
-    width: int = 3
-    form: str = "cnf"
-    planted: bool = False
-    encoding: str = "pm1"
-    target: str = "formula"
-    n_train: int = 4096
-    n_test: int = 2048
-    positive_fraction: float = 0.5
-    seed: int = 0
-    formula_fingerprint: str | None = None
+    n_vars: int = spec_field(help="variables n", flag="--vars", column="vars")
+    n_clauses: int = spec_field(help="clauses m (distinct)", flag="--clauses", column="clauses")
+    width: int = spec_field(3, help="literals per clause k")
+    form: str = spec_field("cnf", help="cnf (a conjunction of clauses) or dnf (a disjunction "
+                                       "of terms)", choices=FORMS)
+    planted: bool = spec_field(False, help="plant an assignment so a cnf is satisfiable")
+    encoding: str = spec_field("pm1", help="; ".join(e.description for e in ENCODINGS.values()),
+                               choices=tuple(ENCODINGS))
+    target: str = spec_field("formula", help="formula: one output, the formula's value; "
+                                             "clauses: one output per clause", choices=TARGETS)
+    n_train: int = spec_field(4096, help="training rows", flag="--train")
+    n_test: int = spec_field(2048, help="test rows", flag="--test")
+    positive_fraction: float = spec_field(0.5, help="share of rows where the formula is true")
+    seed: int = spec_field(0, help="seeds the formula and the data", column="task_seed")
+    formula_fingerprint: str | None = spec_field(
+        None, help="set when the formula is a user's DIMACS file rather than generated from the "
+                   "seed; the dataset builder checks the file against it",
+        no_flag="set from the file given with --formula")
 
     def __post_init__(self):
-        _check_choice("form", self.form, FORMS)
-        _check_choice("encoding", self.encoding, ENCODINGS)
-        _check_choice("target", self.target, TARGETS)
-        _check_int("n_train", self.n_train, 1)
-        _check_int("n_test", self.n_test, 1)
-        _check_int("seed", self.seed, 0)
+        check_fields(self)
+        check_int("n_train", self.n_train, 1)
+        check_int("n_test", self.n_test, 1)
+        check_int("seed", self.seed, 0)
         if not 0.0 <= float(self.positive_fraction) <= 1.0:
             raise SatbenchError(
                 f"positive_fraction: expected a number in [0, 1], got {self.positive_fraction!r}"
@@ -69,9 +162,9 @@ class TaskSpec:
                 raise SatbenchError("planted: applies to cnf only")
             check_counts(self.n_vars, self.n_clauses, self.width, self.planted)
         else:
-            _check_int("n_vars", self.n_vars, 1)
-            _check_int("n_clauses", self.n_clauses, 1)
-            _check_int("width", self.width, 1)
+            check_int("n_vars", self.n_vars, 1)
+            check_int("n_clauses", self.n_clauses, 1)
+            check_int("width", self.width, 1)
         if self.n_vars < 63 and self.n_train + self.n_test > 2**self.n_vars:
             raise SatbenchError(
                 f"n_train + n_test: {self.n_train + self.n_test} samples requested, but only "
@@ -80,7 +173,7 @@ class TaskSpec:
 
     @property
     def n_inputs(self) -> int:
-        return self.n_vars if self.encoding == "pm1" else 2 * self.n_vars
+        return get_encoding(self.encoding).n_inputs(self.n_vars)
 
     @property
     def n_outputs(self) -> int:
@@ -91,104 +184,90 @@ class TaskSpec:
 
     @classmethod
     def from_dict(cls, data: dict) -> "TaskSpec":
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise SatbenchError(f"TaskSpec: unknown fields {', '.join(unknown)}")
-        return cls(**data)
+        return from_dict(cls, data)
 
     @property
     def fingerprint(self) -> str:
+        """The task's identity: every field, so a dataset file names exactly what it holds."""
         return sha256_of({"kind": "TaskSpec", "spec": self.to_dict()})
 
     def replace(self, **changes) -> "TaskSpec":
         return dataclasses.replace(self, **changes)
 
 
+def from_dict(spec_class, data: dict):
+    """A spec from its dict (to_dict or non_default), nested specs included; unknown fields are a
+    one-line error."""
+    fields = {f.name: f for f in dataclasses.fields(spec_class)}
+    unknown = sorted(set(data) - set(fields))
+    if unknown:
+        raise SatbenchError(f"{spec_class.__name__}: unknown fields {', '.join(unknown)}")
+    values = {}
+    for name, value in data.items():
+        kind = fields[name].type
+        if _is_spec_type(kind):
+            value = from_dict(kind, value)
+        elif isinstance(value, list):
+            value = tuple(value)
+        values[name] = value
+    return spec_class(**values)
+
+
+# The TaskSpec fields that define the formula (the rest define the dataset drawn from it).
+FORMULA_FIELDS = ("n_vars", "n_clauses", "width", "form", "planted")
+
 # The task an experiment runs on when the user names no other: the FPE paper's Boolean DNF setting.
 # n_train and n_test come from the dense-baseline tuning (reports/tuning/dense.md): with fewer rows
 # the dense model overfits and capacity is confused with overfitting.
 EXPERIMENT_TASK_DEFAULTS = {"n_vars": 32, "n_clauses": 8, "form": "dnf", "n_train": 16384,
                             "n_test": 4096}
-OUTPUT_SCALES = ("copy", "divide")
-ARMS = ("dense", "fpe", "wide_dense", "sparse_scratch", "dense_reset")
-DEFAULT_ARMS = ("dense", "fpe", "wide_dense", "sparse_scratch")
-EXPANDING_ARMS = ("fpe", "wide_dense", "sparse_scratch")  # alpha*h hidden units
 
 
 @dataclass(frozen=True)
-class RunSpec:
-    """One FPE experiment: a task, a network width, an expansion and a two-phase schedule.
+class TrainingContext:
+    """What every method of a run shares: the task, the dense width, the schedule, the optimizer
+    and the seed.
 
-    Phase one trains the dense model for `warmup_steps`; FPE expands it and trains
-    `expanded_steps` more with fixed masks; the dense baseline trains the same total from the same
-    initialisation and data order. `seed` drives initialisation, data order and the splitter; the
-    task has its own seed. Defaults were tuned on the dense baseline only
+    The schedule has a branch step, warmup_steps (T1): every method trains warmup_steps +
+    expanded_steps in all, and a method that starts from the dense model's state (FPE) starts at
+    T1 and trains the expanded_steps (T2) after it. `seed` drives initialisation, data order and
+    the splitter; the task has its own seed. Defaults were tuned on the dense baseline only
     (reports/tuning/dense.md).
     """
 
     task: TaskSpec
-    neurons: int = 8
-    alpha: int = 2
-    split: str = "clause"
-    output_scale: str = "divide"
-    warmup_steps: int = 1000
-    expanded_steps: int = 1000
-    learning_rate: float = 0.1
-    batch_size: int = 0  # 0 = full batch
-    weight_decay: float = 0.0
-    seed: int = 0
-    arms: tuple[str, ...] = DEFAULT_ARMS
+    neurons: int = spec_field(8, help="hidden neurons h of the dense network")
+    warmup_steps: int = spec_field(1000, help="T1: dense warm-up steps, where methods that "
+                                              "start from the dense model branch off")
+    expanded_steps: int = spec_field(1000, help="T2: steps after the branch")
+    learning_rate: float = spec_field(0.1, help="Adam learning rate", flag="--lr")
+    batch_size: int = spec_field(0, help="mini-batch size (0: full batch)", flag="--batch")
+    weight_decay: float = spec_field(0.0, help="Adam weight decay")
+    seed: int = spec_field(0, help="seeds the initialisation, the data order and the splitter")
 
     def __post_init__(self):
         if not isinstance(self.task, TaskSpec):
             raise SatbenchError(f"task: expected a TaskSpec, got {type(self.task).__name__}")
-        _check_int("neurons", self.neurons, 1)
-        _check_int("alpha", self.alpha, 1)
-        _check_int("warmup_steps", self.warmup_steps, 0)
-        _check_int("expanded_steps", self.expanded_steps, 0)
-        _check_int("batch_size", self.batch_size, 0)
-        _check_int("seed", self.seed, 0)
-        _check_choice("output_scale", self.output_scale, OUTPUT_SCALES)
-        from satbench.models.splitters import get_splitter  # torch: loaded only for experiments
-
-        get_splitter(self.split)  # an unknown name fails here, listing the known ones
-        if self.alpha > self.task.n_inputs:
-            raise SatbenchError(f"alpha: {self.alpha} children cannot have disjoint non-empty "
-                                f"inputs from {self.task.n_inputs} inputs")
+        check_fields(self)
+        check_int("neurons", self.neurons, 1)
+        check_int("warmup_steps", self.warmup_steps, 0)
+        check_int("expanded_steps", self.expanded_steps, 0)
+        check_int("batch_size", self.batch_size, 0)
+        check_int("seed", self.seed, 0)
         if not float(self.learning_rate) > 0:
             raise SatbenchError(f"learning_rate: expected a positive number, got "
                                 f"{self.learning_rate!r}")
         if not float(self.weight_decay) >= 0:
             raise SatbenchError(f"weight_decay: expected >= 0, got {self.weight_decay!r}")
-        object.__setattr__(self, "arms", tuple(self.arms))
-        for arm in self.arms:
-            _check_choice("arms", arm, ARMS)
-        if "dense" not in self.arms:
-            raise SatbenchError("arms: the dense baseline is required (gains are measured "
-                                "against it)")
-        expanding = [arm for arm in self.arms if arm in EXPANDING_ARMS]
-        if self.alpha < 2 and expanding:
-            raise SatbenchError(f"alpha: expected an integer >= 2 for the arms that expand "
-                                f"({', '.join(expanding)}), got {self.alpha}: one child per "
-                                f"neuron is no expansion")
-
-    def to_dict(self) -> dict:
-        data = dataclasses.asdict(self)
-        data["arms"] = list(self.arms)
-        return data
-
-    @classmethod
-    def from_dict(cls, data: dict) -> "RunSpec":
-        data = dict(data)
-        data["task"] = TaskSpec.from_dict(data["task"])
-        data["arms"] = tuple(data.get("arms", DEFAULT_ARMS))
-        return cls(**data)
 
     @property
     def key(self) -> str:
-        """The hash of the full spec: a rerun with the same spec finds finished work."""
-        return sha256_of({"kind": "RunSpec", "spec": self.to_dict()})
+        """The hash of the non-default fields: every method of a run shares it (`run_key`)."""
+        return sha256_of({"kind": "TrainingContext", "spec": non_default(self)})
+
+    @property
+    def total_steps(self) -> int:
+        return self.warmup_steps + self.expanded_steps
 
     @property
     def full_batch(self) -> bool:
@@ -198,5 +277,12 @@ class RunSpec:
     def rows_per_step(self) -> int:
         return self.task.n_train if self.full_batch else self.batch_size
 
-    def replace(self, **changes) -> "RunSpec":
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "TrainingContext":
+        return from_dict(cls, data)
+
+    def replace(self, **changes) -> "TrainingContext":
         return dataclasses.replace(self, **changes)

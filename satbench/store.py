@@ -1,7 +1,9 @@
 """The results store: a directory of Parquet files, one per finished run, written atomically.
 
-One file per run key means a killed process loses at most the runs in flight, two processes
-writing to the same directory never touch the same file, and a rerun finds finished work by key.
+A run is one method trained in one context (satbench.runs.RunSpec), so adding a method to a
+finished sweep adds files and touches none. One file per run key means a killed process loses at
+most the runs in flight, two processes writing to the same directory never touch the same file,
+and a rerun finds finished work by key.
 
 A run counts as stored only when its file reads back whole. Readers (reports) name a damaged or
 foreign file and skip it; a writer about to train (`find_runs`) moves a damaged run file into
@@ -16,10 +18,15 @@ from pathlib import Path
 import polars as pl
 
 from satbench.atomic import atomic_path
+from satbench.errors import SatbenchError
 
-SCHEMA = "satbench.run-rows/1"
+SCHEMA = "satbench.run-rows/2"
+LAYOUT_1_SCHEMA = "satbench.run-rows/1"  # one file per FPE run with all its arms (satbench 0.2)
 SCHEMA_KEY = "satbench.schema"
-REQUIRED_COLUMNS = ("run_key", "method", "test_accuracy", "train_accuracy", "nnz_weights")
+LAYOUT_FILE = "store.json"  # {"layout": 2}: written with the first run file
+LAYOUT = 2
+REQUIRED_COLUMNS = ("run_key", "context_key", "method", "test_accuracy", "train_accuracy",
+                    "nnz_weights")
 
 
 class StoreWarning(UserWarning):
@@ -38,12 +45,48 @@ def run_path(directory, key: str) -> Path:
     return runs_dir(directory) / f"{key}.parquet"
 
 
+def layout_problem(directory) -> str | None:
+    """Why `directory` cannot take new runs as it is, or None."""
+    marker = Path(directory) / LAYOUT_FILE
+    if marker.exists():
+        try:
+            layout = json.loads(marker.read_text()).get("layout")
+        except (OSError, ValueError, AttributeError) as error:
+            return f"{marker}: unreadable store marker ({type(error).__name__})"
+        return None if layout == LAYOUT else (f"{marker}: store layout {layout!r}, this "
+                                              f"satbench reads layout {LAYOUT}")
+    if any(runs_dir(directory).glob("*.parquet")):
+        return (f"{directory}: holds results in satbench 0.2's layout (one file per FPE run "
+                f"with all its arms); run `satbench migrate {directory}` to convert them (the "
+                f"old files are kept)")
+    return None
+
+
+def check_layout(directory) -> None:
+    problem = layout_problem(directory)
+    if problem:
+        raise SatbenchError(problem)
+
+
+def mark_layout(directory) -> None:
+    marker = Path(directory) / LAYOUT_FILE
+    if not marker.exists():
+        with atomic_path(marker) as temp:
+            temp.write_text(json.dumps({"layout": LAYOUT}) + "\n")
+
+
 def write_run(directory, key: str, rows: list[dict], spec: dict) -> Path:
-    """Store one run's rows (one per arm) under its key, atomically."""
+    """Store one run's rows under its key, atomically; known columns get their schema dtypes
+    (a None in a one-row frame would otherwise be stored as the Null type)."""
+    from satbench.row_schema import columns  # the method registry: writers have torch loaded
+
+    dtypes = {c.name: c.dtype for c in columns() if c.dtype != pl.Object}
     path = run_path(directory, key)
-    frame = pl.DataFrame(rows, infer_schema_length=None)
+    frame = pl.DataFrame(rows, infer_schema_length=None,
+                         schema_overrides={c: dtypes[c] for c in rows[0] if c in dtypes})
     metadata = {SCHEMA_KEY: SCHEMA, "satbench.run_key": key,
                 "satbench.run_spec": json.dumps(spec, sort_keys=True)}
+    mark_layout(directory)
     with atomic_path(path) as temp:
         frame.write_parquet(temp, metadata=metadata)
     return path
@@ -58,6 +101,8 @@ def _read_checked(path: Path) -> tuple[pl.DataFrame | None, str | None]:
         schema = pl.read_parquet_schema(path)
     except Exception as error:  # polars raises several types for unreadable files
         return None, f"not a readable Parquet file ({type(error).__name__})"
+    if metadata.get(SCHEMA_KEY) == LAYOUT_1_SCHEMA:
+        return None, "a satbench 0.2 run file: convert the store with `satbench migrate`"
     if metadata.get(SCHEMA_KEY) != SCHEMA:
         return None, (f"not a satbench run file (schema {metadata.get(SCHEMA_KEY)!r}, "
                       f"want {SCHEMA!r})")
@@ -99,6 +144,7 @@ def find_runs(directory, keys, move_damaged: bool = True) -> tuple[set[str], lis
     A run whose file cannot be read is not stored: its file goes to quarantine/ (unless
     move_damaged is False, for readers) and the caller trains the run again.
     """
+    check_layout(directory)
     stored, moved = set(), []
     for key in keys:
         path = run_path(directory, key)
@@ -118,6 +164,7 @@ def find_runs(directory, keys, move_damaged: bool = True) -> tuple[set[str], lis
 
 def read_results(directory) -> pl.DataFrame:
     """Every valid stored row; each skipped file gives a StoreWarning naming it and why."""
+    check_layout(directory)
     frames = []
     for path in sorted(runs_dir(directory).glob("*")):
         if path.name.startswith("."):  # an in-flight atomic write

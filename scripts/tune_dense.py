@@ -9,8 +9,9 @@ import statistics
 import sys
 import time
 
-from satbench.experiment import run_experiment
-from satbench.specs import RunSpec, TaskSpec
+from satbench.runs import RunSpec
+from satbench.specs import TaskSpec, TrainingContext
+from satbench.training.rows import train_and_evaluate
 
 CELLS = [(8, 8), (8, 16), (4, 16), (16, 8), (8, 32)]  # (neurons, clauses)
 SEEDS = range(3)
@@ -32,10 +33,9 @@ def main(grid=None) -> None:
             for seed in SEEDS:
                 task = TaskSpec(n_vars=32, n_clauses=clauses, form="dnf", n_train=n_train,
                                 n_test=2048, seed=seed)
-                run = RunSpec(task, neurons=neurons, warmup_steps=steps // 2,
-                              expanded_steps=steps // 2, learning_rate=lr, seed=seed,
-                              arms=("dense",))
-                (row,) = run_experiment(run)
+                context = TrainingContext(task, neurons=neurons, warmup_steps=steps // 2,
+                                          expanded_steps=steps // 2, learning_rate=lr, seed=seed)
+                (row,) = train_and_evaluate([RunSpec(context, "dense")])
                 cell.append(row["test_accuracy"])
                 tests.append(row["test_accuracy"])
                 trains.append(row["train_accuracy"])

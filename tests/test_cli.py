@@ -1,7 +1,10 @@
-"""The command line: happy paths, and user errors that exit 2 with one line and no output."""
+"""The command line: happy paths, plugins, and user errors that exit 2 with one line and no
+output."""
 
 import gzip
+import json
 import os
+import re
 import stat
 import subprocess
 import sys
@@ -75,8 +78,18 @@ TINY_RUN = ["--vars", "8", "--clauses", "3", "--train", "32", "--test", "16", "-
      "cannot create a file in /proc"),
     (["run", *TINY_RUN, "--out", "{plain}"], "--out: {plain} is a file; expected a directory"),
     (["run", *TINY_RUN, "--out", "{plain}/store"], "is a file, not a directory"),
-    (["run", *TINY_RUN, "--alpha", "1"], "alpha: expected an integer >= 2 for the arms that "
-                                         "expand (fpe, wide_dense, sparse_scratch), got 1"),
+    (["run", *TINY_RUN, "--alpha", "1"], "alpha: expected an integer >= 2 for fpe, got 1"),
+    (["run", *TINY_RUN, "--methods", "dense", "--alpha", "3"],
+     "alpha: none of the methods dense takes it"),
+    # An unknown method, for run and for sweep, and a plugin module that is not there.
+    (["run", *TINY_RUN, "--methods", "dense,nope", "--out", "{tmp}/r"],
+     "methods: unknown method 'nope'; known methods: dense, "),
+    (["run", *TINY_RUN, "--arms", "nope", "--out", "{tmp}/r"], "unknown method 'nope'"),
+    (["sweep", "--neurons", "2", "--clauses", "3", "--vars", "16", "--methods", "fpe,nope",
+      "--out", "{tmp}/r"], "methods: unknown method 'nope'; known methods: dense"),
+    (["run", "--plugin", "satbench_no_such_plugin", *TINY_RUN, "--out", "{tmp}/r"],
+     "plugin 'satbench_no_such_plugin' (plugin module satbench_no_such_plugin (--plugin)): "
+     "cannot be imported: ModuleNotFoundError: No module named 'satbench_no_such_plugin'"),
     (["sweep", "--neurons", "2", "--clauses", "3", "--vars", "16", "--out", "{plain}"],
      "--out: {plain} is a file"),
     (["sweep", "--neurons", "2", "--clauses", "3", "--vars", "16", "--out", "{tmp}/r",
@@ -120,15 +133,15 @@ def test_version():
 
 
 def test_help_lists_the_registries(capsys, monkeypatch):
-    from satbench.kernels.fpe_linear import FORMAT_CHOICES
+    from satbench.kernels import FORMAT_CHOICES
+    from satbench.methods import METHODS
     from satbench.models.splitters import register_splitter, splitter_names, unregister_splitter
-    from satbench.specs import ARMS
     from satbench.sweeps.executors import EXECUTORS
     from satbench.sweeps.presets import PRESETS
 
     @register_splitter
     class Halves:  # a user's splitter appears in --help like the built-in ones
-        name, shared = "halves-help-test", True
+        name, version, shared = "halves-help-test", "1", True
 
         def split(self, weight, alpha, context, rng):
             raise NotImplementedError
@@ -144,14 +157,15 @@ def test_help_lists_the_registries(capsys, monkeypatch):
     assert "halves-help-test" not in splitter_names()
     for command, text in listings.items():
         assert "halves-help-test" in text
-        assert all(name in text for name in (*ARMS, *FORMAT_CHOICES)), command
+        assert all(name in text for name in (*METHODS.names(), *FORMAT_CHOICES)), command
     assert all(name in listings["sweep"] for name in (*PRESETS, *EXECUTORS))
 
 
 def test_generate_help_explains_its_counts(capsys):
     assert main(["generate", "--help"]) == 0
     text = " ".join(capsys.readouterr().out.split())
-    assert "--vars N_VARS variables n" in text and "--clauses N_CLAUSES clauses m" in text
+    assert re.search(r"--vars [A-Z_]+ variables n\b", text)
+    assert re.search(r"--clauses [A-Z_]+ clauses m\b", text)
 
 
 def test_a_closed_pipe_is_one_line_not_a_traceback(satlib):
@@ -200,3 +214,112 @@ def test_inspect_reads_a_gzip_file_and_reports_a_truncated_one(tmp_path, satlib,
     status, out, err = run_cli(capsys, "inspect", str(path))
     assert status == 2 and out == ""
     assert err == f"satbench: error: {path}: the gzip stream ends early (truncated file?)\n"
+
+
+RUN_FLAGS = ["--vars", "8", "--clauses", "3", "--train", "64", "--test", "32", "--steps", "3,3",
+             "--no-progress"]
+
+
+def test_run_stores_a_file_per_method_and_a_rerun_finds_them(tmp_path, capsys):
+    from satbench.store import read_results, runs_dir
+
+    out = tmp_path / "r"
+    argv = ["run", *RUN_FLAGS, "--methods", "dense,fpe,wide_dense", "--split", "random",
+            "--seed", "2", "--out", str(out)]
+    status, table, err = run_cli(capsys, *argv)
+    assert status == 0 and "stored 3 runs" in err
+    assert all(method in table for method in ("dense", "fpe", "wide_dense"))
+    rows = read_results(out)
+    assert sorted(rows["method"]) == ["dense", "fpe", "wide_dense"]
+    assert rows["context_key"].n_unique() == 1 and rows["run_key"].n_unique() == 3
+    assert set(rows["seed"]) == {2} and set(rows["task_seed"]) == {2}  # --seed sets both
+    files = {p.name: p.read_bytes() for p in runs_dir(out).iterdir()}
+    # --arms is an alias of --methods; a method already stored is not trained again.
+    status, again, err = run_cli(capsys, *argv[:-2], "--arms", "dense,fpe", "--out", str(out))
+    assert status == 0 and "found 2 of 2 runs already finished" in err and "stored" not in err
+    assert {p.name: p.read_bytes() for p in runs_dir(out).iterdir()} == files
+
+
+def test_plugins_lists_every_method_and_splitter_as_built_in(tmp_path):
+    done = satbench_process(tmp_path, "plugins")  # a fresh process: no test's registrations
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert lines[0] == "methods:" and "splitters:" in lines
+    methods, splitters = lines[1:lines.index("splitters:")], lines[lines.index("splitters:"):]
+    for names, listing in ((("dense", "fpe", "wide_dense", "sparse_scratch", "dense_reset"),
+                            methods),
+                           (("clause", "random", "random-shared", "contiguous"), splitters)):
+        for name in names:
+            (line,) = [x for x in listing if x.split()[:1] == [name]]
+            assert "version 1" in line and "built-in" in line, line
+
+
+PLUGIN = """
+import numpy as np
+
+from satbench.models.splitters import balanced_labels, register_splitter
+
+
+@register_splitter
+class Halves:
+    \"\"\"Contiguous halves of the inputs, the same for every parent.\"\"\"
+
+    name = "halves-plugin-test"
+    version = "7"
+    shared = True
+
+    def split(self, weight, alpha, context, rng):
+        return np.tile(np.sort(balanced_labels(context.n_inputs, alpha)), (len(weight), 1))
+"""
+
+
+def satbench_process(tmp_path, *argv):
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(
+        [str(tmp_path), *filter(None, [os.environ.get("PYTHONPATH")])])}
+    return subprocess.run([sys.executable, "-m", "satbench.cli", *map(str, argv)],
+                          capture_output=True, text=True, env=env, cwd=tmp_path)
+
+
+def test_a_plugin_module_adds_a_splitter_to_run_and_plugins(tmp_path):
+    import polars as pl
+
+    from satbench.store import read_results, runs_dir
+
+    (tmp_path / "halves_plugin.py").write_text(PLUGIN)
+    out = tmp_path / "r"
+    done = satbench_process(tmp_path, "run", "--plugin", "halves_plugin", "--split",
+                            "halves-plugin-test", "--methods", "dense,fpe", *RUN_FLAGS,
+                            "--out", out)
+    assert done.returncode == 0, done.stderr
+    assert "split=halves-plugin-test" in done.stdout and "stored 2 runs" in done.stderr
+    fpe = read_results(out).filter(pl.col("method") == "fpe").row(0, named=True)
+    assert fpe["split"] == "halves-plugin-test"
+    spec = json.loads(pl.read_parquet_metadata(runs_dir(out) / f"{fpe['run_key']}.parquet")[
+        "satbench.run_spec"])
+    assert spec["versions"] == {"splitter:halves-plugin-test": "7"}  # in the run key too
+    listed = satbench_process(tmp_path, "plugins", "--plugin", "halves_plugin")
+    assert listed.returncode == 0, listed.stderr
+    (line,) = [x for x in listed.stdout.splitlines() if "halves-plugin-test" in x]
+    assert "version 7" in line and "plugin module halves_plugin (--plugin)" in line
+    assert "built-in" not in line
+    without = satbench_process(tmp_path, "plugins")
+    assert without.returncode == 0 and "halves-plugin-test" not in without.stdout
+
+
+@pytest.mark.parametrize("source, message", [
+    ("import satbench_no_such_dependency\n", "No module named 'satbench_no_such_dependency'"),
+    ("raise RuntimeError('the plugin is broken')\n", "the plugin is broken"),
+    ("def broken(:\n", "SyntaxError"),
+    ("from satbench.models.splitters import register_splitter\n\n\n@register_splitter\n"
+     "class NoVersion:\n    name, shared = 'no-version', True\n\n"
+     "    def split(self, weight, alpha, context, rng):\n        pass\n",
+     "splitter 'no-version': needs version"),
+])
+def test_a_plugin_module_that_fails_to_import_is_one_line_and_exit_2(tmp_path, source, message):
+    (tmp_path / "bad_plugin.py").write_text(source)
+    for argv in (["plugins"], ["run", *RUN_FLAGS, "--out", tmp_path / "r"]):
+        done = satbench_process(tmp_path, argv[0], "--plugin", "bad_plugin", *argv[1:])
+        assert done.returncode == 2, done.stderr
+        assert done.stderr.startswith("satbench: error:") and done.stderr.count("\n") == 1
+        assert message in done.stderr and "Traceback" not in done.stderr
+        assert done.stdout == "" and not (tmp_path / "r").exists()

@@ -10,21 +10,22 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from satbench.encoding import ENCODINGS
 from satbench.errors import SatbenchError
 from satbench.generators.dataset import build_dataset, task_for_formula
 from satbench.generators.dimacs import read_dimacs
 from satbench.generators.formula import Formula
-from satbench.specs import TaskSpec
+from satbench.specs import FORMS, TARGETS, TaskSpec
 
 
 @st.composite
 def small_specs(draw):
     n = draw(st.integers(6, 24))
-    form = draw(st.sampled_from(["cnf", "dnf"]))
+    form = draw(st.sampled_from(FORMS))
     m = draw(st.integers(2, 3 * n))
     return TaskSpec(n_vars=n, n_clauses=m, width=3, form=form, planted=form == "cnf",
-                    encoding=draw(st.sampled_from(["pm1", "literals"])),
-                    target=draw(st.sampled_from(["formula", "clauses"])),
+                    encoding=draw(st.sampled_from(tuple(ENCODINGS))),
+                    target=draw(st.sampled_from(TARGETS)),
                     n_train=draw(st.integers(2, 40)), n_test=draw(st.integers(2, 20)),
                     positive_fraction=draw(st.sampled_from([0.5, 0.3])),
                     seed=draw(st.integers(0, 1000)))
@@ -61,6 +62,11 @@ def test_inputs_follow_the_encoding():
     x = pm1.assignments[:20].astype(np.float32)
     assert np.array_equal(pm1.inputs("train").numpy(), 2 * x - 1)
     assert np.array_equal(literals.inputs("train").numpy(), np.concatenate([x, 1 - x], axis=1))
+    for name, encoding in ENCODINGS.items():  # every registered encoding, through the dataset
+        data = build_dataset(spec.replace(encoding=name))
+        assert data.inputs("train").shape == (20, encoding.n_inputs(8)) == (20, spec.replace(
+            encoding=name).n_inputs)
+        assert np.array_equal(data.inputs("train").numpy(), encoding.encode(x))
 
 
 def test_same_spec_same_dataset_and_fingerprint_in_another_process():

@@ -1,15 +1,39 @@
-"""TaskSpec validation and fingerprints."""
+"""Specs: TaskSpec, TrainingContext and RunSpec validation, fingerprints and keys; every spec field
+reaches the CLI flags, the result rows and the run key; plugin versions enter the key."""
 
 import dataclasses
+import re
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from satbench.cli import main
 from satbench.errors import SatbenchError
-from satbench.specs import TaskSpec
+from satbench.fingerprint import sha256_of
+from satbench.methods import METHODS, ExpansionParams, get_method, register_method
+from satbench.methods.dense import Dense
+from satbench.models.splitters import (
+    balanced_labels,
+    get_splitter,
+    register_splitter,
+    unregister_splitter,
+)
+from satbench.runs import RunSpec, runs_for
+from satbench.specs import (
+    TaskSpec,
+    TrainingContext,
+    choices_of,
+    column_of,
+    flag_of,
+    non_default,
+    spec_field,
+    spec_fields,
+)
+from satbench.training.rows import train_and_evaluate
 
 BASE = TaskSpec(n_vars=16, n_clauses=8, width=3, form="dnf", n_train=100, n_test=50)
 
@@ -59,3 +83,304 @@ def test_round_trip_through_a_dict():
 def test_invalid_specs_name_the_field(changes, message):
     with pytest.raises(SatbenchError, match=message):
         BASE.replace(**changes)
+
+
+# --- TrainingContext and RunSpec -----------------------------------------------------------
+
+# A tiny task at TaskSpec's defaults where it has them (form cnf, pm1, formula target, seed 0).
+TASK = TaskSpec(n_vars=8, n_clauses=4, n_train=64, n_test=32)
+CONTEXT = TrainingContext(TASK, neurons=2, warmup_steps=3, expanded_steps=3)
+
+
+@pytest.mark.parametrize("changes, message", [
+    ({"neurons": 0}, "neurons: expected an integer >= 1"),
+    ({"warmup_steps": -1}, "warmup_steps: expected an integer >= 0"),
+    ({"batch_size": 1.5}, "batch_size: expected an integer >= 0"),
+    ({"learning_rate": 0.0}, "learning_rate: expected a positive number"),
+    ({"learning_rate": "fast"}, "learning_rate: expected a number"),
+    ({"weight_decay": -1e-3}, "weight_decay: expected >= 0"),
+    ({"seed": -1}, "seed: expected an integer >= 0"),
+    ({"task": BASE.to_dict()}, "task: expected a TaskSpec"),
+])
+def test_invalid_contexts_name_the_field(changes, message):
+    with pytest.raises(SatbenchError, match=message) as error:
+        CONTEXT.replace(**changes)
+    assert "\n" not in str(error.value)
+
+
+def test_a_context_round_trips_and_counts_its_steps():
+    assert TrainingContext.from_dict(CONTEXT.to_dict()) == CONTEXT
+    assert TrainingContext.from_dict(non_default(CONTEXT)) == CONTEXT
+    assert CONTEXT.total_steps == 6
+    assert CONTEXT.full_batch and CONTEXT.rows_per_step == TASK.n_train
+    mini = CONTEXT.replace(batch_size=16)
+    assert not mini.full_batch and mini.rows_per_step == 16
+    assert CONTEXT.replace(batch_size=TASK.n_train).full_batch
+
+
+@pytest.mark.parametrize("method, params, message", [
+    ("fpe", {"alpha": 1}, "alpha: expected an integer >= 2 for fpe"),
+    ("sparse_scratch", {"alpha": 1}, "alpha: expected an integer >= 2 for sparse_scratch"),
+    ("wide_dense", {"alpha": 1}, "alpha: expected an integer >= 2 for wide_dense"),
+    ("fpe", {"alpha": 0}, "alpha: expected an integer >= 1"),
+    ("fpe", {"alpha": 9}, "alpha: 9 children cannot have disjoint non-empty inputs from 8"),
+    ("fpe", {"split": "bogus"}, r"split: .*'bogus'"),
+    ("fpe", {"output_scale": "half"}, "output_scale: expected one of copy, divide"),
+    ("dense", {"alpha": 2}, "unknown fields alpha"),
+    ("wide_dense", ExpansionParams(), "params: wide_dense takes WideParams, got ExpansionParams"),
+    ("moe", None, "methods: unknown method 'moe'; known methods: dense, dense_reset, fpe"),
+])
+def test_invalid_runs_are_one_line_errors(method, params, message):
+    with pytest.raises(SatbenchError, match=message) as error:
+        RunSpec(CONTEXT, method, params)
+    assert "\n" not in str(error.value)
+
+
+def test_runs_for_gives_each_method_the_params_it_takes():
+    dense, fpe, wide = runs_for(CONTEXT, ("dense", "fpe", "wide_dense"), alpha=4, split="random")
+    assert dataclasses.asdict(dense.params) == {}
+    assert fpe.params == ExpansionParams(alpha=4, split="random")
+    assert dataclasses.asdict(wide.params) == {"alpha": 4}
+    assert {dense.run_key, fpe.run_key, wide.run_key} == {CONTEXT.key}
+    assert len({dense.key, fpe.key, wide.key}) == 3
+    with pytest.raises(SatbenchError, match="split: none of the methods dense, wide_dense takes"):
+        runs_for(CONTEXT, ("dense", "wide_dense"), split="random")
+
+
+def test_a_run_round_trips_and_its_params_may_be_a_dict_or_a_dataclass():
+    run = RunSpec(CONTEXT, "fpe", {"alpha": 3, "split": "random"})
+    assert run == RunSpec(CONTEXT, "fpe", ExpansionParams(alpha=3, split="random"))
+    assert RunSpec.from_dict(run.to_dict()) == run
+    assert RunSpec.from_dict(run.to_dict()).key == run.key
+    assert run.describe() == "fpe(alpha=3, split=random, output_scale=divide)"
+    assert RunSpec(CONTEXT, "dense").describe() == "dense"
+    assert run.trainer is get_method("fpe")
+
+
+def test_the_run_key_is_the_same_in_another_process():
+    run = RunSpec(CONTEXT, "fpe", {"alpha": 3})
+    code = ("from satbench.runs import RunSpec; from satbench.specs import TaskSpec, "
+            "TrainingContext; print(RunSpec(TrainingContext(TaskSpec(n_vars=8, n_clauses=4, "
+            "n_train=64, n_test=32), neurons=2, warmup_steps=3, expanded_steps=3), 'fpe', "
+            "{'alpha': 3}).key)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == run.key
+
+
+# --- every spec field reaches the flags, the rows and the key ------------------------------
+
+# Changes the generic rule below cannot make (no default to step from, or a value it must be).
+CHANGE_OVERRIDES = {"formula_fingerprint": "0" * 64}
+
+
+def changed_value(field: dataclasses.Field, value):
+    """A valid value other than `value` for `field` (in CONTEXT's task and sizes)."""
+    if field.name in CHANGE_OVERRIDES:
+        return CHANGE_OVERRIDES[field.name]
+    choices = choices_of(field)
+    if choices:
+        return next(choice for choice in choices if choice != value)
+    if field.type is bool:
+        return not value
+    if field.type is int:
+        return value + 1
+    if field.type is float:
+        return value + 0.25
+    raise AssertionError(f"{field.name}: add a changed value to CHANGE_OVERRIDES")
+
+
+def registered_methods() -> list[str]:
+    return METHODS.names()
+
+
+def every_field() -> list[tuple[str, str | None, dataclasses.Field]]:
+    """(owner, method, field) for every field of TaskSpec, TrainingContext and every registered
+    method's params."""
+    out = [("TaskSpec", None, f) for f in spec_fields(TaskSpec)]
+    out += [("TrainingContext", None, f) for f in spec_fields(TrainingContext)]
+    out += [("params", name, f) for name in registered_methods()
+            for f in spec_fields(get_method(name).params)]
+    return out
+
+
+@pytest.fixture(scope="module")
+def rows_by_method() -> dict[str, dict]:
+    return {row["method"]: row for row in train_and_evaluate(runs_for(CONTEXT,
+                                                                      registered_methods()))}
+
+
+@pytest.fixture(scope="module")
+def run_help() -> str:
+    import contextlib
+    import io
+
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        assert main(["run", "--help"]) == 0
+    return out.getvalue()
+
+
+def test_the_table_covers_every_method_and_the_built_in_fields():
+    fields = {(owner, method, f.name) for owner, method, f in every_field()}
+    assert ("TaskSpec", None, "formula_fingerprint") in fields
+    assert ("TrainingContext", None, "weight_decay") in fields
+    assert {("params", "fpe", name) for name in ("alpha", "split", "output_scale")} <= fields
+    assert ("params", "wide_dense", "alpha") in fields
+    assert not any(method in ("dense", "dense_reset") for _, method, _ in every_field())
+
+
+def test_every_spec_field_has_a_flag_or_says_why_not(run_help):
+    for owner, method, field in every_field():
+        flag = flag_of(field)
+        if flag is None:
+            reason = field.metadata.get("no_flag")
+            assert isinstance(reason, str) and reason.strip(), (owner, field.name)
+        else:
+            assert re.search(rf"(?<![\w-]){re.escape(flag)}(?![\w-])", run_help), (
+                owner, method, field.name, flag)
+        assert field.metadata.get("help", "").strip(), (owner, field.name)
+
+
+def test_every_spec_field_has_a_column_in_the_rows_of_the_methods_that_have_it(rows_by_method):
+    assert set(rows_by_method) == set(registered_methods())
+    for owner, method, field in every_field():
+        column = column_of(field)
+        holders = [method] if method else list(rows_by_method)
+        for name in holders:
+            row = rows_by_method[name]
+            assert column in row, (owner, name, field.name)
+            if owner == "params":
+                assert row[column] == getattr(RunSpec(CONTEXT, name).params, field.name)
+            else:
+                spec = CONTEXT.task if owner == "TaskSpec" else CONTEXT
+                assert row[column] == getattr(spec, field.name), (owner, field.name)
+
+
+def test_changing_any_spec_field_changes_the_run_key_and_defaults_stay_out_of_it():
+    for owner, method, field in every_field():
+        for name in [method] if method else registered_methods():
+            base = RunSpec(CONTEXT, name)
+            if owner == "params":
+                default_value = getattr(base.params, field.name)
+                changed = RunSpec(CONTEXT, name, {field.name: changed_value(field,
+                                                                            default_value)})
+                explicit = RunSpec(CONTEXT, name, {field.name: default_value})
+                assert explicit.key == base.key, (name, field.name)
+                assert field.name not in non_default(base.params)
+                assert field.name in non_default(changed.params)
+            else:
+                spec = CONTEXT.task if owner == "TaskSpec" else CONTEXT
+                value = changed_value(field, getattr(spec, field.name))
+                if owner == "TaskSpec":
+                    context = CONTEXT.replace(task=TASK.replace(**{field.name: value}))
+                    documents = (non_default(CONTEXT)["task"], non_default(context)["task"])
+                else:
+                    context = CONTEXT.replace(**{field.name: value})
+                    documents = (non_default(CONTEXT), non_default(context))
+                changed = RunSpec(context, name, base.params)
+                assert changed.run_key != base.run_key, (owner, field.name)
+                if field.default is not dataclasses.MISSING:
+                    at_default = getattr(spec, field.name) == field.default
+                    assert (field.name in documents[0]) != at_default, (owner, field.name)
+                    assert (field.name in documents[1]) == (value != field.default)
+            assert changed.key != base.key, (owner, name, field.name)
+
+
+# --- keys survive a new field with a default ------------------------------------------------
+
+
+def test_a_new_field_with_a_default_keeps_every_key():
+    """Keys hash the non-default fields only, so adding a field with a default to a spec keeps
+    the keys of every stored run."""
+    extended_context = dataclasses.make_dataclass(
+        "TrainingContext",
+        [("momentum", float, spec_field(0.0, help="a field added later"))],
+        bases=(TrainingContext,), frozen=True)
+    old = CONTEXT.replace(learning_rate=0.05)
+    new = extended_context(TASK, neurons=2, warmup_steps=3, expanded_steps=3, learning_rate=0.05)
+    assert non_default(new) == non_default(old)
+    assert new.key == old.key
+    assert extended_context.from_dict(non_default(old)) == new  # a stored spec still reads
+    assert extended_context(TASK, neurons=2, warmup_steps=3, expanded_steps=3,
+                            learning_rate=0.05, momentum=0.9).key != old.key
+
+    extended_params = dataclasses.make_dataclass(
+        "ExpansionParams", [("temperature", float, spec_field(1.0, help="added later"))],
+        bases=(ExpansionParams,), frozen=True)
+    assert non_default(extended_params(alpha=3)) == non_default(ExpansionParams(alpha=3))
+    assert non_default(extended_params(alpha=3, temperature=2.0)) == {"alpha": 3,
+                                                                       "temperature": 2.0}
+
+
+def test_a_param_set_explicitly_to_its_default_keeps_the_key():
+    run = RunSpec(CONTEXT, "fpe")
+    assert RunSpec(CONTEXT, "fpe", {"alpha": 2, "split": "clause", "output_scale": "divide"}
+                   ).key == run.key
+    assert RunSpec(CONTEXT, "fpe", ExpansionParams()).key == run.key
+    assert RunSpec(CONTEXT.replace(neurons=8).replace(neurons=2), "fpe").key == run.key
+    assert RunSpec(CONTEXT, "fpe", {"alpha": 3}).key != run.key
+
+
+# --- plugin versions enter the key -----------------------------------------------------------
+
+
+class RoundRobinSplitter:
+    """A test plugin splitter: input j to child j mod alpha, for every parent."""
+
+    name = "test-round-robin"
+    version = "1"
+    shared = True
+
+    def split(self, weight, alpha, context, rng):
+        return np.tile(balanced_labels(context.n_inputs, alpha), (len(weight), 1))
+
+
+class RoundRobinSplitterV2(RoundRobinSplitter):
+    version = "2"
+
+
+def test_a_plugin_splitters_version_enters_the_key_and_a_built_in_ones_does_not(monkeypatch):
+    register_splitter(RoundRobinSplitter())
+    try:
+        run = RunSpec(CONTEXT, "fpe", {"split": "test-round-robin"})
+        assert run.plugin_versions() == {"splitter:test-round-robin": "1"}
+        assert run.to_dict()["versions"] == {"splitter:test-round-robin": "1"}
+        first = run.key
+        register_splitter(RoundRobinSplitterV2(), replace=True)
+        assert RunSpec(CONTEXT, "fpe", {"split": "test-round-robin"}).key != first
+        register_splitter(RoundRobinSplitter(), replace=True)  # the version, not the object, counts
+        assert RunSpec(CONTEXT, "fpe", {"split": "test-round-robin"}).key == first
+        # dense does not use the splitter: its key does not move
+        assert RunSpec(CONTEXT, "dense").plugin_versions() == {}
+    finally:
+        unregister_splitter("test-round-robin")
+    with pytest.raises(SatbenchError, match="split: .*'test-round-robin'"):  # gone with its plugin
+        RunSpec(CONTEXT, "fpe", {"split": "test-round-robin"}).key  # noqa: B018
+
+    built_in = RunSpec(CONTEXT, "fpe", {"split": "random"})
+    assert built_in.plugin_versions() == {}
+    key = built_in.key
+    assert key == sha256_of({"kind": "RunSpec", "context": non_default(CONTEXT),
+                             "method": "fpe", "params": {"split": "random"}})
+    monkeypatch.setattr(get_splitter("random"), "version", "99")
+    assert RunSpec(CONTEXT, "fpe", {"split": "random"}).key == key
+
+
+def test_a_plugin_methods_version_enters_the_key():
+    class PluginDense(Dense):
+        name = "test_plugin_dense"
+        version = "1"
+
+    class PluginDenseV2(PluginDense):
+        version = "2"
+
+    register_method(PluginDense)
+    try:
+        run = RunSpec(CONTEXT, "test_plugin_dense")
+        assert run.plugin_versions() == {"method:test_plugin_dense": "1"}
+        first = run.key
+        register_method(PluginDenseV2, replace=True)
+        assert RunSpec(CONTEXT, "test_plugin_dense").key != first
+    finally:
+        METHODS.unregister("test_plugin_dense")
+    assert RunSpec(CONTEXT, "dense").plugin_versions() == {}

@@ -164,6 +164,7 @@ def test_a_plugin_registers_with_one_line_and_duplicates_are_refused():
     @register_splitter
     class Alternating:
         name = "test-alternating"
+        version = "1"
         shared = True
 
         def split(self, weight, alpha, context, rng):
@@ -181,6 +182,18 @@ def test_a_plugin_registers_with_one_line_and_duplicates_are_refused():
     finally:
         unregister_splitter("test-alternating")
     assert "test-alternating" not in splitter_names()
+
+
+def test_a_splitter_without_a_version_is_refused():
+    class Unversioned:
+        name, shared = "test-unversioned", True
+
+        def split(self, weight, alpha, context, rng):
+            return None
+
+    with pytest.raises(SatbenchError, match="version"):
+        register_splitter(Unversioned())
+    assert "test-unversioned" not in splitter_names()
 
 
 def test_register_refuses_objects_that_are_not_splitters():

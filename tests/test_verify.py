@@ -1,6 +1,7 @@
 """satbench verify: stored rows and reports are checked against what the code computes now."""
 
 import json
+import re
 
 import polars as pl
 import pytest
@@ -17,9 +18,10 @@ from satbench.sweeps.verify import (
     spread,
 )
 
-TINY = SweepSpec.grid("tiny", neurons=(2, 3), clauses=(4,), alphas=(2,), splits=("random",),
-                      seeds=2, n_vars=10, n_train=128, n_test=64, warmup_steps=5,
-                      expanded_steps=5, arms=("dense", "fpe"))
+TINY = SweepSpec.grid("tiny", neurons=(2, 3), clauses=(4,), seeds=2, methods=("dense", "fpe"),
+                      axes={"alpha": (2,), "split": ("random",), "n_vars": (10,),
+                            "n_train": (128,), "n_test": (64,), "warmup_steps": (5,),
+                            "expanded_steps": (5,)})  # 2 cells x 2 seeds x 2 methods: 8 runs
 
 
 @pytest.fixture
@@ -31,20 +33,21 @@ def store(tmp_path):
 def test_a_store_as_the_code_computes_it_verifies(store, capsys):
     assert retrain_differences(store, runs_to_verify(store)) == []
     assert main(["verify", str(store), "--executor", "serial", "--no-progress"]) == 0
-    assert "4 run(s) retrained" in capsys.readouterr().err
+    assert "8 run(s) retrained" in capsys.readouterr().err
 
 
 def test_a_changed_stored_value_is_named(store, capsys):
-    key = TINY.runs()[0].key
-    rows = read_run(store, key)
-    rows[1]["test_accuracy"] += 1 / 64  # one more test row right than the code gets
+    key = next(run.key for run in TINY.runs() if run.method == "fpe")
+    (row,) = read_run(store, key)
+    row["test_accuracy"] += 1 / 64  # one more test row right than the code gets
     spec = json.loads(pl.read_parquet_metadata(run_path(store, key))["satbench.run_spec"])
-    write_run(store, key, rows, spec)
+    write_run(store, key, [row], spec)
     (difference,) = retrain_differences(store, runs_to_verify(store))
-    assert f"run {key[:12]}" in difference and "fpe.test_accuracy:" in difference
+    assert f"run {key[:12]} (fpe(" in difference and ": test_accuracy: " in difference
     assert main(["verify", str(store), "--executor", "serial", "--no-progress"]) == 1
     captured = capsys.readouterr()
-    assert "fpe.test_accuracy" in captured.out and "satbench: drift: 1 difference" in captured.err
+    assert f"run {key[:12]} (fpe(" in captured.out and "test_accuracy" in captured.out
+    assert "satbench: drift: 1 difference" in captured.err
 
 
 def test_a_report_must_render_as_committed(store, tmp_path, capsys):
@@ -52,9 +55,12 @@ def test_a_report_must_render_as_committed(store, tmp_path, capsys):
     assert main(["report", str(store), "--out", str(report)]) == 0
     assert render_differences(report) == []
     text = (report / "report.md").read_text()
-    (report / "report.md").write_text(text.replace("- Stored: 4 runs", "- Stored: 5 runs"))
+    stored = re.search(r"^- Stored: (\d+) .*$", text, re.MULTILINE)  # how many runs are stored
+    assert stored[1] == "8"
+    changed = stored[0].replace(f"- Stored: {stored[1]} ", "- Stored: 999 ", 1)
+    (report / "report.md").write_text(text.replace(stored[0], changed))
     (difference,) = render_differences(report)
-    assert "committed '- Stored: 5 runs" in difference and "now '- Stored: 4 runs" in difference
+    assert f"committed {changed!r}" in difference and f"now {stored[0]!r}" in difference
     assert main(["verify", str(report), "--runs", "1", "--executor", "serial",
                  "--no-progress"]) == 1
 

@@ -36,7 +36,8 @@ from collections.abc import Iterator, Mapping
 
 from satbench.atomic import atomic_path
 from satbench.errors import SatbenchError
-from satbench.generators.formula import FORMS, Formula
+from satbench.generators.formula import Formula
+from satbench.specs import FORMS
 
 FINGERPRINT_KEY = "satbench-formula-fingerprint"
 # Literals are stored as int32 (Formula.literal_array), so no variable may go beyond this.

@@ -13,8 +13,8 @@ import numpy as np
 
 from satbench.errors import SatbenchError
 from satbench.fingerprint import sha256_of
+from satbench.specs import FORMS
 
-FORMS = ("cnf", "dnf")
 _EVAL_CHUNK = 1 << 15  # rows per evaluation chunk, so a 2^20-row enumeration stays small in memory
 
 

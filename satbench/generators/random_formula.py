@@ -1,36 +1,13 @@
 """Random k-clause formulas with exactly n variables, m distinct clauses and width k."""
 
 import itertools
-from math import comb
 
 import numpy as np
 
 from satbench.errors import SatbenchError
-from satbench.generators.formula import FORMS, Formula
+from satbench.generators.formula import Formula
 from satbench.rng import numpy_rng
-
-
-def max_distinct_clauses(n_vars: int, width: int, planted: bool = False) -> int:
-    """How many distinct width-k clauses exist (k distinct variables, any signs).
-
-    A planted assignment rules out the one sign pattern per variable set that it violates.
-    """
-    return comb(n_vars, width) * (2**width - (1 if planted else 0))
-
-
-def check_counts(n_vars: int, n_clauses: int, width: int, planted: bool = False) -> None:
-    for name, value in (("vars", n_vars), ("clauses", n_clauses), ("width", width)):
-        if not isinstance(value, int | np.integer) or value < 1:
-            raise SatbenchError(f"{name}: expected a positive integer, got {value!r}")
-    if width > n_vars:
-        raise SatbenchError(f"width: {width} is larger than the number of variables ({n_vars})")
-    limit = max_distinct_clauses(n_vars, width, planted)
-    if n_clauses > limit:
-        what = "satisfied by a planted assignment" if planted else "distinct"
-        raise SatbenchError(
-            f"clauses: {n_clauses} requested, but only {limit} {what} width-{width} clauses "
-            f"exist over {n_vars} variables"
-        )
+from satbench.specs import FORMS, check_counts, max_distinct_clauses
 
 
 def planted_assignment(n_vars: int, seed: int) -> np.ndarray:

@@ -8,6 +8,7 @@ from satbench.models.fpe import OUTPUT_SCALES, Expansion, expand, prune_to_budge
 from satbench.models.masked_linear import MaskedLinear
 from satbench.models.mlp import MLP
 from satbench.models.splitters import (
+    SPLITTERS,
     ContiguousSplitter,
     RandomSharedSplitter,
     RandomSplitter,
@@ -24,8 +25,8 @@ from satbench.models.splitters import (
 
 __all__ = [
     "MLP", "OUTPUT_SCALES", "ClauseSplitter", "ContiguousSplitter", "Expansion", "MaskedLinear",
-    "RandomSharedSplitter", "RandomSplitter", "SplitContext", "Splitter", "clause_integrity",
-    "clause_partition", "expand", "get_splitter", "input_variables", "prune_to_budget",
-    "register_splitter", "split_neurons", "split_problems", "splitter_names",
+    "RandomSharedSplitter", "RandomSplitter", "SPLITTERS", "SplitContext", "Splitter",
+    "clause_integrity", "clause_partition", "expand", "get_splitter", "input_variables",
+    "prune_to_budget", "register_splitter", "split_neurons", "split_problems", "splitter_names",
     "unregister_splitter",
 ]

@@ -34,6 +34,7 @@ from satbench.models.splitters import SplitContext, register_splitter
 
 class ClauseSplitter:
     name = "clause"
+    version = "1"
     shared = True
 
     def __init__(self, restarts: int = 8):

@@ -8,6 +8,7 @@ Splitters live in a registry. A new one, built in or a user's plugin, is one cla
 
     class MySplitter:
         name = "mine"
+        version = "1"  # bump it when the split changes: runs that use it retrain
         shared = False  # True when every parent gets the same partition
         def split(self, weight, alpha, context, rng): ...
     register_splitter(MySplitter())
@@ -20,19 +21,17 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 
+from satbench.encoding import get_encoding
 from satbench.errors import SatbenchError
 from satbench.generators.formula import Formula
+from satbench.registry import Registry
 
 # --- what a splitter sees ------------------------------------------------------------------
 
 
 def input_variables(n_vars: int, encoding: str) -> np.ndarray:
-    """0-based variable of each network input under an encoding (see TaskSpec)."""
-    if encoding == "pm1":
-        return np.arange(n_vars)
-    if encoding == "literals":  # inputs 0..n-1 are x_1..x_n, inputs n..2n-1 are their negations
-        return np.concatenate([np.arange(n_vars), np.arange(n_vars)])
-    raise SatbenchError(f"encoding: expected one of pm1, literals, got {encoding!r}")
+    """0-based variable of each network input under an encoding (see satbench.encoding)."""
+    return get_encoding(encoding).input_variables(n_vars)
 
 
 @dataclass(frozen=True, eq=False)
@@ -91,6 +90,7 @@ class SplitContext:
 @runtime_checkable
 class Splitter(Protocol):
     name: str
+    version: str  # a plugin's version enters the key of every run that uses it
     shared: bool  # one partition for all parents
 
     def split(self, weight: np.ndarray, alpha: int, context: SplitContext,
@@ -101,42 +101,34 @@ class Splitter(Protocol):
 
 # --- the registry --------------------------------------------------------------------------
 
-_REGISTRY: dict[str, Splitter] = {}
+SPLITTERS = Registry("splitter", field="split", required=("split", "shared"))
 
 
 def register_splitter(splitter, *, replace: bool = False):
     """Register a splitter instance (or a class, instantiated without arguments) by its name.
 
-    Returns its argument, so it also works as a class decorator.
+    It needs a split() method, a bool `shared` and a `version` string. Returns its argument, so it
+    also works as a class decorator.
     """
     instance = splitter() if isinstance(splitter, type) else splitter
     name = getattr(instance, "name", None)
-    if not isinstance(name, str) or not name:
-        raise SatbenchError(f"splitter: expected a non-empty string name, got {name!r}")
     if not callable(getattr(instance, "split", None)) or not isinstance(
             getattr(instance, "shared", None), bool):
         raise SatbenchError(f"splitter {name!r}: needs a split() method and a bool 'shared'")
-    if name in _REGISTRY and not replace:
-        raise SatbenchError(f"splitter {name!r} is already registered (pass replace=True)")
-    _REGISTRY[name] = instance
+    SPLITTERS.register(instance, replace=replace)
     return splitter
 
 
 def unregister_splitter(name: str) -> None:
-    _REGISTRY.pop(name, None)
+    SPLITTERS.unregister(name)
 
 
 def splitter_names() -> list[str]:
-    return sorted(_REGISTRY)
+    return sorted(SPLITTERS.names())
 
 
 def get_splitter(name: str) -> Splitter:
-    try:
-        return _REGISTRY[name]
-    except KeyError:
-        raise SatbenchError(
-            f"split: unknown splitter {name!r}; known splitters: {', '.join(splitter_names())}"
-        ) from None
+    return SPLITTERS.get(name)
 
 
 # --- checking a split ----------------------------------------------------------------------
@@ -197,6 +189,7 @@ class RandomSplitter:
     """A fresh balanced random partition for each parent (the paper's random split)."""
 
     name = "random"
+    version = "1"
     shared = False
 
     def split(self, weight, alpha, context, rng):
@@ -208,6 +201,7 @@ class RandomSharedSplitter:
     """One balanced random partition, shared by all parents (block structure, cheaper)."""
 
     name = "random-shared"
+    version = "1"
     shared = True
 
     def split(self, weight, alpha, context, rng):
@@ -223,6 +217,7 @@ class ContiguousSplitter:
     """
 
     name = "contiguous"
+    version = "1"
     shared = True
 
     def split(self, weight, alpha, context, rng):

@@ -1,6 +1,6 @@
 """Full-batch or mini-batch Adam training of an MLP with fixed masks.
 
-The data order is a pure function of (seed, step), so every arm of an experiment sees the same
+The data order is a pure function of (seed, step), so every method of a context sees the same
 batches at the same step, and a phase that resumes at step T1 continues the same sequence.
 """
 

@@ -1,7 +1,12 @@
-"""Stored rows (one per arm per run) into one row per run, paired comparisons and cell summaries.
+"""Stored rows (one per method run) into one row per design point, paired comparisons and cell
+summaries.
 
-A run is one RunSpec: its arms (dense, fpe, ...) share the task, the data order and the warm-up,
-so every FPE-vs-dense number here is a difference within one run, never across runs.
+The methods of one training context (one context_key) share the task, the data order and the
+dense warm-up, so every method-vs-dense number here is a difference within one context, never
+across contexts. A design point is a context and a value of the methods' params (alpha, split,
+output_scale, ...): the runs table has one row per point, with each method's metrics joined on
+the context and the params that method has (dense on the context alone, wide_dense on alpha too,
+fpe on all three). The report calls a design point a "run", as satbench 0.2 did.
 """
 
 import logging
@@ -12,26 +17,51 @@ from pathlib import Path
 import polars as pl
 
 from satbench.errors import SatbenchError
+from satbench.specs import BASELINE, TaskSpec, TrainingContext, column_of, spec_fields
 from satbench.store import StoreWarning, read_results
 
 log = logging.getLogger("satbench.reports")
 
-METHODS = ("dense", "fpe", "wide_dense", "sparse_scratch", "dense_reset")
 CELL = ("neurons", "clauses")
 DESIGN = ("neurons", "clauses", "alpha", "split", "seed")
-# RunSpec and TaskSpec fields outside the grid. When one of them varies within a store, its value
-# becomes part of each result's "setting", and runs are only ever compared within one setting.
-SETTING_COLUMNS = ("output_scale", "vars", "width", "form", "encoding", "target", "planted",
-                   "n_train", "n_test", "warmup_steps", "expanded_steps", "learning_rate",
-                   "batch_size", "weight_decay")
-ARM_METRICS = ("test_accuracy", "train_accuracy", "mean_abs_cos", "mean_abs_cos_shared_inputs",
-               "capacity_total", "capacity_clause_total", "clause_interference",
-               "polysemanticity_mean", "nnz_weights")
-RUN_COLUMNS = DESIGN + SETTING_COLUMNS + ("majority_accuracy",)
+ARM_METRICS = ("run_key", "test_accuracy", "train_accuracy", "mean_abs_cos",
+               "mean_abs_cos_shared_inputs", "capacity_total", "capacity_clause_total",
+               "clause_interference", "polysemanticity_mean", "nnz_weights")
+# Spec columns that are neither the design nor a copy of it.
+NOT_SETTINGS = DESIGN + ("task_seed",)
+
+
+def param_columns(rows: pl.DataFrame) -> list[str]:
+    """The params columns of the methods in `rows` (each row names its method's), in order of
+    first appearance. Rows describe themselves, so a report needs no method's code (and no
+    torch)."""
+    if "method_params" not in rows.columns:
+        return []
+    names = [n for value in rows["method_params"].unique(maintain_order=True).to_list()
+             for n in (value or "").split(",") if n]
+    return list(dict.fromkeys(names))
+
+
+DERIVED = ("context_key", "setting", "gain", "rel_gain", "pressure", "majority_accuracy")
+
+
+def run_params(runs: pl.DataFrame) -> list[str]:
+    """The params columns of a runs table: what is neither a spec field of the context or task,
+    nor a method's metric, nor derived."""
+    spec = {column_of(f) for s in (TrainingContext, TaskSpec) for f in spec_fields(s)}
+    return [c for c in runs.columns if "." not in c and c not in spec and c not in DERIVED]
+
+
+def setting_columns(params: list[str]) -> list[str]:
+    """Spec fields outside the grid. When one of them varies within a store, its value becomes
+    part of each result's "setting", and runs are only ever compared within one setting."""
+    columns = params + [column_of(f) for spec in (TrainingContext, TaskSpec)
+                        for f in spec_fields(spec)]
+    return [c for c in dict.fromkeys(columns) if c not in NOT_SETTINGS]
 
 
 def col(method: str, metric: str = "test_accuracy") -> str:
-    """The runs-table column holding one arm's metric, e.g. 'fpe.test_accuracy'."""
+    """The runs-table column holding one method's metric, e.g. 'fpe.test_accuracy'."""
     return f"{method}.{metric}"
 
 
@@ -40,10 +70,10 @@ class Results:
     """Everything a report is built from."""
 
     sources: list[Path]
-    rows: pl.DataFrame  # as stored: one row per arm per run
-    runs: pl.DataFrame  # one row per run: design, setting, every arm's metrics, gains
+    rows: pl.DataFrame  # as stored: one row per method run
+    runs: pl.DataFrame  # one row per design point: design, setting, every method's metrics
     settings: list[str]  # the setting columns that vary in this store
-    methods: list[str]  # the arms present
+    methods: list[str]  # the methods present, dense first
     notes: list[str] = field(default_factory=list)
 
 
@@ -76,25 +106,60 @@ def _setting_label(runs: pl.DataFrame, settings: list[str]) -> pl.Expr:
     return pl.concat_str(parts[:-1])
 
 
+def _most_specific(points: pl.DataFrame, params: list[str]) -> pl.DataFrame:
+    """Drop each design point that another point of its context refines (agrees with on its
+    params and sets more): a dense-only point where fpe points exist, wide_dense's (alpha) where
+    fpe's (alpha, split, output_scale) exist."""
+    keep = []
+    by_context: dict[str, list[dict]] = {}
+    for point in points.iter_rows(named=True):
+        by_context.setdefault(point["context_key"], []).append(point)
+
+    def refines(q, p):
+        set_p = [c for c in params if p[c] is not None]
+        return (sum(q[c] is not None for c in params) > len(set_p)
+                and all(q[c] == p[c] for c in set_p))
+
+    for index, point in enumerate(points.iter_rows(named=True)):
+        if not any(refines(other, point) for other in by_context[point["context_key"]]):
+            keep.append(index)
+    return points[keep]
+
+
 def build_runs(rows: pl.DataFrame) -> tuple[pl.DataFrame, list[str], list[str], list[str]]:
-    """One row per run key; returns (runs, varying setting columns, methods present, notes)."""
+    """One row per design point; returns (runs, varying setting columns, methods present,
+    notes)."""
     notes = []
-    missing = [c for c in DESIGN if c not in rows.columns]
+    missing = [c for c in ("context_key", "method", "neurons", "clauses", "seed")
+               if c not in rows.columns]
     if missing:
-        raise SatbenchError(f"results rows lack the design columns {', '.join(missing)}")
-    present = [c for c in RUN_COLUMNS if c in rows.columns]
-    runs = rows.group_by("run_key", maintain_order=True).agg(
-        [pl.col(c).first() for c in present]).sort("run_key")
-    methods = [m for m in METHODS if m in set(rows["method"].unique())]
-    others = sorted(set(rows["method"].unique()) - set(METHODS))
-    methods += others
+        raise SatbenchError(f"results rows lack the columns {', '.join(missing)}")
+    rows = rows.sort("context_key", "run_key")  # one order, whatever order files were read in
+    params = [c for c in param_columns(rows) if c in rows.columns]
+    for column in ("alpha", "split"):  # the design's; a store without them has them empty
+        if column not in rows.columns:
+            rows = rows.with_columns(pl.lit(None).alias(column))
+            params.append(column)
+    shared = [c for c in ("neurons", "clauses", "seed", *setting_columns(params),
+                          "majority_accuracy")
+              if c in rows.columns and c not in params]
+    contexts = rows.group_by("context_key", maintain_order=True).agg(
+        [pl.col(c).first() for c in shared])
+    points = _most_specific(rows.select("context_key", *params).unique(maintain_order=True),
+                            params)
+    runs = points.join(contexts, on="context_key", how="left")
+    present = set(rows["method"].unique())
+    methods = [BASELINE] * (BASELINE in present) + sorted(present - {BASELINE})
     for method in methods:
+        own = rows.filter(pl.col("method") == method)
+        keys = [c for c in params if own[c].null_count() < own.height]
         metrics = [m for m in ARM_METRICS if m in rows.columns]
-        arm = (rows.filter(pl.col("method") == method)
-               .unique("run_key", keep="first", maintain_order=True)
-               .select("run_key", *[pl.col(m).alias(col(method, m)) for m in metrics]))
-        runs = runs.join(arm, on="run_key", how="left")
-    settings = [c for c in SETTING_COLUMNS if c in runs.columns and runs[c].n_unique() > 1]
+        joined = (own.unique(["context_key", *keys], keep="first", maintain_order=True)
+                  .select("context_key", *keys,
+                          *[pl.col(m).alias(col(method, m)) for m in metrics]))
+        runs = runs.join(joined, on=["context_key", *keys], how="left", nulls_equal=True)
+    settings = [c for c in setting_columns(params) if c in runs.columns
+                and runs[c].n_unique() > 1]
     runs = runs.with_columns(_setting_label(runs, settings).alias("setting"))
 
     key = list(DESIGN) + ["setting"]
@@ -102,8 +167,7 @@ def build_runs(rows: pl.DataFrame) -> tuple[pl.DataFrame, list[str], list[str], 
     runs = runs.unique(key, keep="first", maintain_order=True)
     if len(runs) < before:
         notes.append(f"{before - len(runs)} runs repeat the design (cell, alpha, split, seed, "
-                     f"setting) of another run, e.g. with a different list of arms; the first "
-                     f"by run key is used")
+                     f"setting) of another run; the first by context key is used")
 
     if "dense" in methods and "fpe" in methods:
         dense, fpe = pl.col(col("dense")), pl.col(col("fpe"))
@@ -152,7 +216,8 @@ def across_runs(runs: pl.DataFrame, column: str, a, b, value: str,
     """
     if column not in runs.columns:
         return pl.DataFrame()
-    match = [c for c in DESIGN + SETTING_COLUMNS if c in runs.columns and c != column]
+    match = [c for c in [*DESIGN, *setting_columns(run_params(runs))]
+             if c in runs.columns and c != column]
     left = runs.filter(pl.col(column) == a).select(*match, pl.col(value).alias("a"), *keep)
     right = runs.filter(pl.col(column) == b).select(*match, pl.col(value).alias("b"))
     pairs = left.join(right, on=match, how="inner", nulls_equal=True)

@@ -16,7 +16,7 @@ from matplotlib.patches import Rectangle
 from matplotlib.ticker import MaxNLocator, NullLocator
 
 from satbench.reports import stats
-from satbench.reports.aggregate import Results, arm_difference, paired
+from satbench.reports.aggregate import Results, arm_difference, col, paired
 from satbench.reports.conclusions import choose_fixed, line_label, lines, trend_groups
 
 DPI = 120
@@ -247,10 +247,10 @@ def gram(results: Results, path) -> str | None:
     run = gram_run(results)
     if run is None:
         return None
-    rows = results.rows.filter(pl.col("run_key") == run["run_key"])
     arms = []
     for method in ("dense", "fpe", "wide_dense"):
-        found = rows.filter(pl.col("method") == method)
+        key = run.get(col(method, "run_key"))
+        found = results.rows.filter(pl.col("run_key") == key) if key else results.rows.clear()
         if found.height and found["gram"][0] is not None:
             values = np.asarray(found["gram"][0], dtype=float)
             side = math.isqrt(len(values))

@@ -16,14 +16,16 @@ import polars as pl
 
 from satbench.reports import figures, stats
 from satbench.reports.aggregate import (
-    SETTING_COLUMNS,
     Results,
     arm_difference,
     col,
     groups_by_cell,
     load,
     paired,
+    run_params,
+    setting_columns,
 )
+from satbench.reports.comparisons import comparison_section
 from satbench.reports.conclusions import (
     Conclusion,
     all_conclusions,
@@ -33,30 +35,11 @@ from satbench.reports.conclusions import (
     lines,
     points,
 )
+from satbench.reports.tables import markdown_table as table
+from satbench.reports.tables import percent_ci
 
-# Manifest keys (SweepSpec fields) and the row columns they fill.
-MANIFEST_COLUMNS = {"n_vars": "vars", "width": "width", "form": "form", "encoding": "encoding",
-                    "target": "target", "n_train": "n_train", "n_test": "n_test",
-                    "warmup_steps": "warmup_steps", "expanded_steps": "expanded_steps",
-                    "learning_rate": "learning_rate", "batch_size": "batch_size",
-                    "output_scale": "output_scale"}
 PAPER_CELL = {"neurons": 8, "clauses": 8, "alpha": 2,
               "values": {"dense": 0.787, "random": 0.887, "clause": 0.994}}
-
-
-def table(headers: list[str], rows: list[list]) -> str:
-    lines_ = ["| " + " | ".join(headers) + " |", "|" + "|".join("---" for _ in headers) + "|"]
-    lines_ += ["| " + " | ".join(str(v) for v in row) + " |" for row in rows]
-    return "\n".join(lines_)
-
-
-def percent_ci(summary: stats.Summary) -> str:
-    """A mean accuracy with its 95% t half-width, in %."""
-    if summary.n == 0:
-        return "–"
-    if math.isnan(summary.half_width):
-        return f"{100 * summary.mean:.1f}"
-    return f"{100 * summary.mean:.1f} ± {100 * summary.half_width:.1f}"
 
 
 def _counts(frame: pl.DataFrame, column: str) -> str:
@@ -67,46 +50,41 @@ def _counts(frame: pl.DataFrame, column: str) -> str:
 
 
 def _manifests(results: Results) -> list[str]:
+    stored = set(results.rows["run_key"])
     out = []
     for source in results.sources:
         for path in sorted((source / "sweeps").glob("*.json")):
             try:
-                spec = json.loads(path.read_text())
-                cells = [tuple(c) for c in spec["cells"]]
-                asked = len(cells) * len(spec["alphas"]) * len(spec["splits"]) * spec["seeds"]
-            except (OSError, ValueError, KeyError, TypeError) as error:
+                document = json.loads(path.read_text())
+                spec, keys = document["spec"], document["run_keys"]
+                cells = ", ".join(f"({h}, {m})" for h, m in spec["cells"])
+                axes = "; ".join(f"{name} {', '.join(map(str, values))}"
+                                 for name, values in spec["axes"].items())
+                methods = ", ".join(spec["methods"])
+            except (OSError, ValueError, KeyError, TypeError, AttributeError) as error:
                 out.append(f"`{path}`: unreadable manifest ({type(error).__name__})")
                 continue
-            in_cells = pl.lit(False)
-            for h, m in cells:
-                in_cells = in_cells | ((pl.col("neurons") == h) & (pl.col("clauses") == m))
-            runs = results.runs.filter(
-                in_cells & pl.col("alpha").is_in(spec["alphas"])
-                & pl.col("split").is_in(spec["splits"]) & (pl.col("seed") < spec["seeds"]))
-            for key, column in MANIFEST_COLUMNS.items():
-                if key in spec and column in runs.columns:
-                    runs = runs.filter(pl.col(column) == spec[key])
-            out.append(f"`{path.name}`: sweep **{spec.get('name')}**: cells (h, m) "
-                       f"{', '.join(f'({h}, {m})' for h, m in cells)}; α {spec['alphas']}; "
-                       f"splits {', '.join(spec['splits'])}; {spec['seeds']} seeds; arms "
-                       f"{', '.join(spec.get('arms', []))}; steps {spec.get('warmup_steps')} + "
-                       f"{spec.get('expanded_steps')}; output scale {spec.get('output_scale')}: "
-                       f"**{runs.height} of {asked} runs stored**")
+            found = sum(key in stored for key in keys)
+            out.append(f"`{path.name}`: sweep **{spec.get('name')}**: cells (h, m) {cells}; "
+                       f"{spec['seeds']} seeds; methods {methods}; {axes}: **{found} of "
+                       f"{len(keys)} runs stored**")
     return out or ["none found (no `sweeps/*.json` in the results dir)"]
 
 
 def header(results: Results) -> list[str]:
     rows, runs = results.rows, results.runs
     wall = rows["wall_seconds"].sum() if "wall_seconds" in rows.columns else math.nan
-    fixed = [f"{c}={runs[c][0]}" for c in SETTING_COLUMNS
-             if c in runs.columns and c not in results.settings and runs.height]
+    fixed = [f"{c}={runs[c][0]}" for c in setting_columns(run_params(runs))
+             if c in runs.columns and c not in results.settings and runs.height
+             and runs[c][0] is not None]
     out = ["# satbench report: Fixed Parameter Expansion vs dense", "",
            f"- Results: {', '.join(f'`{s}`' for s in results.sources)}",
-           f"- Stored: {runs.height} runs, {rows.height} rows (one per arm); arms present: "
-           f"{', '.join(results.methods)}",
+           f"- Stored: {rows.height} method runs in {rows['context_key'].n_unique()} training "
+           f"contexts, {runs.height} design points (a context with one value of α, split and "
+           f"output scale, called runs below); methods present: {', '.join(results.methods)}",
            f"- Grid: neurons {sorted(runs['neurons'].unique())}, clauses "
-           f"{sorted(runs['clauses'].unique())}, α {sorted(runs['alpha'].unique())}, splits "
-           f"{', '.join(sorted(runs['split'].unique()))}, seeds "
+           f"{sorted(runs['clauses'].unique())}, α {sorted(runs['alpha'].drop_nulls().unique())}, "
+           f"splits {', '.join(sorted(runs['split'].drop_nulls().unique()))}, seeds "
            f"{sorted(runs['seed'].unique())}",
            f"- Same in every run: {', '.join(fixed) if fixed else 'nothing beyond the grid'}"]
     if results.settings:
@@ -118,8 +96,8 @@ def header(results: Results) -> list[str]:
             f"- git commit: {_counts(rows, 'git_commit')}",
             f"- torch version: {_counts(rows, 'torch_version')}",
             f"- device: {_counts(rows, 'device')}",
-            f"- Total wall time of stored runs: {wall / 60:.1f} min (sum of per-arm "
-            f"wall_seconds; the FPE and dense_reset arms each include the shared warm-up)", ""]
+            f"- Total wall time of stored runs: {wall / 60:.1f} min (sum of per-run "
+            f"wall_seconds; fpe and dense_reset runs each include the shared warm-up)", ""]
     return out
 
 
@@ -277,10 +255,11 @@ def figure_section(title: str, name: str, caption: str | None, missing: str) -> 
     return [f"### {title}", "", f"![{title}]({name})", "", f"*{caption}*", ""]
 
 
-def methods_section() -> list[str]:
+def statistics_section() -> list[str]:
     return ["## Methods", "",
-            "- Pairing: every FPE-vs-dense number is a difference between the fpe and dense arms "
-            "of one run (same run key: same cell, α, split, seed, task and data). Comparisons "
+            "- Pairing: every FPE-vs-dense number is a difference between the fpe and dense runs "
+            "of one training context (same context key: same cell, seed, task, data and "
+            "schedule), at one α and split. Comparisons "
             "across runs (α, split, output scale) pair runs that agree on everything else.",
             "- Per-cell means: Student t 95% intervals over seeds. p-values: two-sided paired "
             "t-tests on the differences (scipy.stats.ttest_rel; t quantiles from "
@@ -326,7 +305,7 @@ def render(results: Results, directory: Path) -> tuple[str, list[str]]:
                            draw(figures.gram, "gram.png"),
                            "no run holds Gram matrices for both dense and FPE")
     body += cell_section(results) + paper_cell_section(results) + interference_section(results)
-    body += methods_section()
+    body += comparison_section(results) + statistics_section()
     return "\n".join(body), made
 
 

@@ -1,6 +1,8 @@
-"""Plain-text tables for the terminal."""
+"""Tables: plain text for the terminal, Markdown for reports."""
 
 import math
+
+from satbench.reports import stats
 
 COLUMNS = (  # (header, row key, format)
     ("method", "method", "{}"),
@@ -22,10 +24,18 @@ def _cell(fmt: str, value) -> str:
     return fmt.format(value)
 
 
-def arms_table(rows: list[dict]) -> str:
-    """One line per arm, with the relative test-accuracy gain over the dense arm."""
-    dense = next(row["test_accuracy"] for row in rows if row["method"] == "dense")
-    rows = [{**row, "relative_gain": row["test_accuracy"] / dense - 1} for row in rows]
+def method_label(row: dict) -> str:
+    """The method and its params' values, e.g. 'fpe alpha=2 split=clause output_scale=divide'."""
+    params = [name for name in (row.get("method_params") or "").split(",") if name]
+    return " ".join([row["method"]] + [f"{name}={row.get(name)}" for name in params])
+
+
+def runs_table(rows: list[dict]) -> str:
+    """One line per run, with the relative test-accuracy gain over the dense run (if present)."""
+    dense = next((row["test_accuracy"] for row in rows if row["method"] == "dense"), None)
+    rows = [{**row, "method": method_label(row),
+             "relative_gain": None if dense is None else row["test_accuracy"] / dense - 1}
+            for row in rows]
     cells = [[header for header, _, _ in COLUMNS]]
     cells += [[_cell(fmt, row.get(key)) for _, key, fmt in COLUMNS] for row in rows]
     widths = [max(len(line[i]) for line in cells) for i in range(len(COLUMNS))]
@@ -33,3 +43,18 @@ def arms_table(rows: list[dict]) -> str:
                        enumerate(zip(line, widths, strict=True))) for line in cells]
     lines.insert(1, "-" * len(lines[0]))
     return "\n".join(lines)
+
+
+def markdown_table(headers: list[str], rows: list[list]) -> str:
+    lines = ["| " + " | ".join(headers) + " |", "|" + "|".join("---" for _ in headers) + "|"]
+    lines += ["| " + " | ".join(str(v) for v in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def percent_ci(summary: stats.Summary) -> str:
+    """A mean accuracy with its 95% t half-width, in %."""
+    if summary.n == 0:
+        return "–"
+    if math.isnan(summary.half_width):
+        return f"{100 * summary.mean:.1f}"
+    return f"{100 * summary.mean:.1f} ± {100 * summary.half_width:.1f}"

@@ -19,13 +19,15 @@ from tqdm import tqdm
 
 from satbench.atomic import atomic_path
 from satbench.errors import SatbenchError
-from satbench.experiment import evaluate_arm, train_arms
 from satbench.generators.dataset import Dataset, build_dataset
-from satbench.kernels.layer_format import check_layer_format, planned_format
-from satbench.specs import RunSpec, TaskSpec
+from satbench.runs import RunSpec
+from satbench.specs import TaskSpec
 from satbench.store import find_runs, write_run
 from satbench.sweeps.executors import Executor
 from satbench.sweeps.spec import SweepSpec
+from satbench.training.formats import check_layer_format, planned_format
+from satbench.training.rows import evaluate
+from satbench.training.single import train_runs
 
 log = logging.getLogger("satbench.sweeps")
 
@@ -53,8 +55,9 @@ def describe_task(task: TaskSpec) -> str:
 
 
 def describe_run(run: RunSpec) -> str:
-    return (f"run {run.key[:12]} (h={run.neurons}, m={run.task.n_clauses}, alpha={run.alpha}, "
-            f"split={run.split}, seed={run.seed})")
+    context = run.context
+    return (f"run {run.key[:12]} ({run.describe()}; h={context.neurons}, "
+            f"m={context.task.n_clauses}, seed={context.seed})")
 
 
 def _error_text(error: Exception) -> str:
@@ -73,56 +76,71 @@ def build_task(task: TaskSpec) -> tuple[TaskSpec, Dataset | None, str | None]:
         return task, None, _error_text(error)
 
 
-def train_job(job: tuple[str, list[RunSpec], str, Dataset]):
-    """Train runs that share a task, one at a time or as one batched tensor program.
+def by_context(runs: list[RunSpec]) -> list[list[RunSpec]]:
+    groups = {}
+    for run in runs:
+        groups.setdefault(run.context, []).append(run)
+    return list(groups.values())
 
-    Returns (runs, rows per run, None), or (runs, None, why they failed). Both trainers give the
-    same weights (the batched one is tested bitwise against train_arms).
+
+def train_job(job: tuple[str, list[RunSpec], str, Dataset]):
+    """Train runs that share a task, a context at a time or as one batched tensor program.
+
+    Returns (runs, a row per run, None), or (runs, None, why they failed). Both trainers give the
+    same weights (the batched one is tested bitwise against train_runs).
     """
     trainer, runs, layer_format, dataset = job
     try:
         if trainer == "batched":
-            from satbench.sweeps.batched import train_runs_batched
+            from satbench.training.batched import train_runs_batched
 
             trained = train_runs_batched(runs, {dataset.spec.fingerprint: dataset})
         else:
-            trained = [train_arms(run, dataset, layer_format) for run in runs]
-        rows = [[evaluate_arm(arm, run, dataset) for arm in arms]
-                for run, arms in zip(runs, trained, strict=True)]
-        return runs, rows, None
+            trained = [t for group in by_context(runs)
+                       for t in train_runs(group, dataset, layer_format)]
+        return [t.run for t in trained], [evaluate(t, dataset) for t in trained], None
     except Exception as error:  # named by the caller; the sweep's other runs go on
         return runs, None, _error_text(error)
 
 
 def make_jobs(runs: list[RunSpec], trainer: str,
               layer_format: str = "auto") -> list[tuple[str, list[RunSpec], str]]:
-    """single: one run per job, so an interrupt loses little; batched: one job per task.
+    """single: one job per training context (its methods share the dense warm-up), so an
+    interrupt loses little; batched: one job per task.
 
-    The batched trainer holds every layer in the masked format, so a run whose FPE-structured
-    layers are planned in another format (planned_format: forced, or faster for its sizes) trains
-    on its own with train_arms instead.
+    The batched trainer replays the standard training loop in the masked format, so a run whose
+    method trains its own way, or whose structured layer is planned in another format
+    (planned_format: forced, or faster for its sizes), goes to the single-model trainer.
     """
-    jobs, groups = [], {}
+    single, batched = [], {}
     for run in runs:
-        if trainer == "single" or planned_format(run, layer_format) != "masked":
-            jobs.append(("single", [run], layer_format))
+        if (trainer == "single" or not run.trainer.batchable
+                or planned_format(run, layer_format) != "masked"):
+            single.append(run)
         else:
-            groups.setdefault(run.task.fingerprint, []).append(run)
-    return jobs + [(trainer, group, layer_format) for group in groups.values()]
+            batched.setdefault(run.context.task.fingerprint, []).append(run)
+    return ([("single", group, layer_format) for group in by_context(single)]
+            + [(trainer, group, layer_format) for group in batched.values()])
 
 
 def jobs_with_datasets(runs: list[RunSpec], trainer: str, layer_format: str,
                        datasets: dict[str, Dataset]) -> list[tuple]:
     """make_jobs' jobs, each with the dataset its runs share: what train_job takes."""
-    return [(*job, datasets[job[1][0].task.fingerprint])
+    return [(*job, datasets[job[1][0].context.task.fingerprint])
             for job in make_jobs(runs, trainer, layer_format)]
 
 
+def manifest_path(spec: SweepSpec, out) -> Path:
+    return Path(out) / "sweeps" / f"{spec.name}-{spec.fingerprint[:12]}.json"
+
+
 def write_manifest(spec: SweepSpec, out) -> Path:
-    """Record the sweep's grid beside its results, so reports know what was asked for."""
-    path = Path(out) / "sweeps" / f"{spec.name}-{spec.fingerprint[:12]}.json"
+    """Record the sweep's spec and the keys of its runs beside its results, so reports can say
+    how many of the runs asked for are stored."""
+    path = manifest_path(spec, out)
+    document = {"spec": spec.to_dict(), "run_keys": sorted(run.key for run in spec.runs())}
     with atomic_path(path) as temp:
-        temp.write_text(json.dumps(spec.to_dict(), indent=2, sort_keys=True))
+        temp.write_text(json.dumps(document, indent=2, sort_keys=True))
     return path
 
 
@@ -149,8 +167,8 @@ def run_sweep(spec: SweepSpec, out, executor: Executor, progress: bool = True,
               trainer: str = "single", layer_format: str = "auto") -> SweepCounts:
     """Train every run of `spec` that `out` does not hold yet.
 
-    layer_format: the FPELinear format of the fpe and sparse_scratch first layers ('auto': the
-    fastest for each run's split and sizes; see satbench.kernels.layer_format). Raises
+    layer_format: the FPELinear format of structured first layers (fpe, sparse_scratch; 'auto':
+    the fastest for each run's split and sizes; see satbench.training.formats). Raises
     SatbenchError before any work if a task cannot run, SweepInterrupted on Ctrl-C.
     """
     if trainer not in TRAINERS:  # before anything is written
@@ -160,10 +178,8 @@ def run_sweep(spec: SweepSpec, out, executor: Executor, progress: bool = True,
     stored, moved = find_runs(out, [run.key for run in runs])
     for message in moved:
         log.warning(message)
-    # Ordered by task, so that each batched job holds one task's runs together.
-    pending = sorted((r for r in runs if r.key not in stored),
-                     key=lambda r: (r.task.n_clauses, r.task.seed, r.neurons, r.alpha, r.split))
-    tasks = list({run.task.fingerprint: run.task for run in pending}.values())
+    pending = [run for run in runs if run.key not in stored]
+    tasks = list({run.context.task.fingerprint: run.context.task for run in pending}.values())
     datasets = build_datasets(tasks, executor, progress)
     write_manifest(spec, out)
     counts = SweepCounts(runs=len(runs), found=len(stored), trained=0)
@@ -175,7 +191,7 @@ def run_sweep(spec: SweepSpec, out, executor: Executor, progress: bool = True,
             for job_runs, rows, problem in results:
                 for index, run in enumerate(job_runs):
                     if problem is None:
-                        write_run(out, run.key, rows[index], run.to_dict())
+                        write_run(out, run.key, [rows[index]], run.to_dict())
                         counts.trained += 1
                     else:
                         counts.failed.append(f"{describe_run(run)}: {problem}")

@@ -15,22 +15,23 @@ PAPER_CLAUSES_AT_8_NEURONS = (4, 8, 16, 32)
 PRESETS = {
     # The default main job: shows the effect on a small grid in a few minutes on 2 cores.
     "quick": SweepSpec(
-        name="quick", cells=((4, 16), (8, 8), (8, 16), (8, 32)), alphas=(2,),
-        splits=("clause", "random"), seeds=3, arms=("dense", "fpe", "wide_dense"),
+        name="quick", cells=((4, 16), (8, 8), (8, 16), (8, 32)), seeds=3,
+        methods=("dense", "fpe", "wide_dense"),
+        axes={"alpha": (2,), "split": ("clause", "random")},
     ),
     # The FPE paper's Boolean sweeps: neurons vary at 8 clauses, clauses vary at 8 neurons.
     "paper": SweepSpec(
         name="paper",
         cells=tuple(dict.fromkeys([(h, 8) for h in PAPER_NEURONS_AT_8_CLAUSES]
                                   + [(8, m) for m in PAPER_CLAUSES_AT_8_NEURONS])),
-        alphas=(2, 4), splits=("clause", "random"), seeds=5,
-        arms=("dense", "fpe", "wide_dense", "sparse_scratch"),
+        seeds=5, methods=("dense", "fpe", "wide_dense", "sparse_scratch"),
+        axes={"alpha": (2, 4), "split": ("clause", "random")},
     ),
     # A larger grid, for a GPU or many machines.
     "full": SweepSpec.grid(
-        "full", neurons=(2, 4, 8, 16, 32), clauses=(4, 8, 16, 32, 64), alphas=(2, 3, 4, 8),
-        splits=("clause", "random", "random-shared", "contiguous"), seeds=10,
-        arms=("dense", "fpe", "wide_dense", "sparse_scratch", "dense_reset"),
+        "full", neurons=(2, 4, 8, 16, 32), clauses=(4, 8, 16, 32, 64), seeds=10,
+        methods=("dense", "fpe", "wide_dense", "sparse_scratch", "dense_reset"),
+        axes={"alpha": (2, 3, 4, 8), "split": ("clause", "random", "random-shared", "contiguous")},
     ),
 }
 

@@ -1,4 +1,10 @@
-"""SweepSpec: a grid of (neurons, clauses) cells x alpha x split x seeds over one task family."""
+"""SweepSpec: (neurons, clauses) cells x seeds x the values of any spec field, for a set of methods.
+
+Any field of TaskSpec, TrainingContext or a method's params can be an axis: `axes` maps a field
+name to the values it takes. A method's runs take the product of the axes of its own params, so
+the dense baseline is trained once per context however many alphas and splits FPE is swept over,
+and wide_dense once per alpha.
+"""
 
 import dataclasses
 import itertools
@@ -6,10 +12,26 @@ from dataclasses import dataclass
 
 from satbench.errors import SatbenchError
 from satbench.fingerprint import sha256_of
-from satbench.specs import EXPERIMENT_TASK_DEFAULTS, RunSpec, TaskSpec, field_defaults
+from satbench.methods import DEFAULT_METHODS, get_method
+from satbench.runs import RunSpec
+from satbench.specs import EXPERIMENT_TASK_DEFAULTS, TaskSpec, TrainingContext, spec_fields
 
-_RUN_DEFAULTS = field_defaults(RunSpec)
-_TASK_DEFAULTS = field_defaults(TaskSpec) | EXPERIMENT_TASK_DEFAULTS
+# Fields the grid itself sets: a cell's (neurons, n_clauses), and the seed (task and training).
+GRID_FIELDS = ("neurons", "n_clauses", "seed")
+
+
+def axis_fields(methods) -> dict[str, dataclasses.Field]:
+    """Every field a sweep over `methods` can vary, by name: task, context, then method params."""
+    fields = {}
+    for spec_class in (TaskSpec, TrainingContext, *(get_method(m).params for m in methods)):
+        for field in spec_fields(spec_class):
+            if field.name not in GRID_FIELDS and flag_allowed(field):
+                fields.setdefault(field.name, field)
+    return fields
+
+
+def flag_allowed(field: dataclasses.Field) -> bool:
+    return not field.metadata.get("no_flag")
 
 
 @dataclass(frozen=True)
@@ -18,59 +40,74 @@ class SweepSpec:
 
     cells: (neurons, clauses) pairs. The CLI's --neurons x --clauses gives their product; presets
     may list cells directly, like the paper's two lines through the grid.
+    axes: {field name: values}; fields without an axis take their defaults (the task's are
+    EXPERIMENT_TASK_DEFAULTS).
     """
 
     name: str
     cells: tuple[tuple[int, int], ...]
-    alphas: tuple[int, ...] = (2,)
-    splits: tuple[str, ...] = ("clause", "random")
     seeds: int = 3
-    n_vars: int = _TASK_DEFAULTS["n_vars"]
-    width: int = _TASK_DEFAULTS["width"]
-    form: str = _TASK_DEFAULTS["form"]
-    encoding: str = _TASK_DEFAULTS["encoding"]
-    target: str = _TASK_DEFAULTS["target"]
-    n_train: int = _TASK_DEFAULTS["n_train"]
-    n_test: int = _TASK_DEFAULTS["n_test"]
-    warmup_steps: int = _RUN_DEFAULTS["warmup_steps"]
-    expanded_steps: int = _RUN_DEFAULTS["expanded_steps"]
-    learning_rate: float = _RUN_DEFAULTS["learning_rate"]
-    batch_size: int = _RUN_DEFAULTS["batch_size"]
-    output_scale: str = _RUN_DEFAULTS["output_scale"]
-    arms: tuple[str, ...] = _RUN_DEFAULTS["arms"]
+    methods: tuple[str, ...] = DEFAULT_METHODS
+    axes: tuple[tuple[str, tuple], ...] = (("split", ("clause", "random")),)
 
     def __post_init__(self):
-        for field in ("cells", "alphas", "splits", "arms"):
-            object.__setattr__(self, field, tuple(getattr(self, field)))
+        axes = dict(self.axes)
+        object.__setattr__(self, "axes", tuple((name, tuple(values) if isinstance(
+            values, list | tuple) else (values,)) for name, values in axes.items()))
+        object.__setattr__(self, "methods", tuple(self.methods))
+        object.__setattr__(self, "cells", tuple((int(h), int(m)) for h, m in self.cells))
+        for field in ("cells", "methods"):
             if not getattr(self, field):
                 raise SatbenchError(f"{field}: the sweep needs at least one value")
-        object.__setattr__(self, "cells", tuple((int(h), int(m)) for h, m in self.cells))
         if isinstance(self.seeds, bool) or not isinstance(self.seeds, int) or self.seeds < 1:
             raise SatbenchError(f"seeds: expected a positive count, got {self.seeds!r}")
+        known = axis_fields(self.methods)
+        for name, values in self.axes:
+            if name not in known:
+                raise SatbenchError(f"{name}: not a field any of the sweep's methods "
+                                    f"({', '.join(self.methods)}) or its task and training "
+                                    f"take; sweepable: {', '.join(known)}")
+            if not values:
+                raise SatbenchError(f"{name}: the sweep needs at least one value")
         self.runs()  # every run validates itself: bad counts or names fail before any work
 
     @classmethod
     def grid(cls, name: str, neurons, clauses, **fields) -> "SweepSpec":
         return cls(name, tuple(itertools.product(neurons, clauses)), **fields)
 
+    def axis(self, name: str, default) -> tuple:
+        return dict(self.axes).get(name, (default,))
+
+    def _products(self, spec_class, defaults: dict) -> list[dict]:
+        """Every combination of the axes of `spec_class`'s fields."""
+        names = [f.name for f in spec_fields(spec_class)
+                 if f.name not in GRID_FIELDS and flag_allowed(f)]
+        values = [self.axis(n, defaults.get(n, _default(spec_class, n))) for n in names]
+        return [dict(zip(names, combo, strict=True)) for combo in itertools.product(*values)]
+
     def runs(self) -> list[RunSpec]:
-        runs = []
-        for (neurons, clauses), alpha, split, seed in itertools.product(
-                self.cells, self.alphas, self.splits, range(self.seeds)):
-            task = TaskSpec(n_vars=self.n_vars, n_clauses=clauses, width=self.width,
-                            form=self.form, encoding=self.encoding, target=self.target,
-                            n_train=self.n_train, n_test=self.n_test, seed=seed)
-            runs.append(RunSpec(task, neurons=neurons, alpha=alpha, split=split,
-                                output_scale=self.output_scale,
-                                warmup_steps=self.warmup_steps,
-                                expanded_steps=self.expanded_steps,
-                                learning_rate=self.learning_rate, batch_size=self.batch_size,
-                                seed=seed, arms=self.arms))
-        return runs
+        runs = {}
+        tasks = self._products(TaskSpec, EXPERIMENT_TASK_DEFAULTS)
+        trainings = self._products(TrainingContext, {})
+        for (neurons, clauses), seed, task, training in itertools.product(
+                self.cells, range(self.seeds), tasks, trainings):
+            context = TrainingContext(TaskSpec(n_clauses=clauses, seed=seed, **task),
+                                      neurons=neurons, seed=seed, **training)
+            for method in self.methods:
+                for params in self._products(get_method(method).params, {}):
+                    run = RunSpec(context, method, params)
+                    runs.setdefault(run.key, run)
+        return list(runs.values())
 
     def to_dict(self) -> dict:
-        data = dataclasses.asdict(self)
-        return {k: list(v) if isinstance(v, tuple) else v for k, v in data.items()}
+        return {"name": self.name, "cells": [list(c) for c in self.cells], "seeds": self.seeds,
+                "methods": list(self.methods),
+                "axes": {name: list(values) for name, values in self.axes}}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "SweepSpec":
+        return cls(data["name"], data["cells"], data["seeds"], data["methods"],
+                   tuple(data["axes"].items()))
 
     @property
     def fingerprint(self) -> str:
@@ -78,3 +115,10 @@ class SweepSpec:
 
     def replace(self, **changes) -> "SweepSpec":
         return dataclasses.replace(self, **changes)
+
+    def with_axes(self, **axes) -> "SweepSpec":
+        return self.replace(axes=tuple((dict(self.axes) | axes).items()))
+
+
+def _default(spec_class, name: str):
+    return next(f.default for f in dataclasses.fields(spec_class) if f.name == name)

@@ -22,7 +22,7 @@ from pathlib import Path
 import polars as pl
 
 from satbench.errors import SatbenchError
-from satbench.specs import RunSpec
+from satbench.runs import RunSpec
 from satbench.store import find_runs, read_run, runs_dir
 from satbench.sweeps.engine import build_datasets, describe_run, jobs_with_datasets, train_job
 from satbench.sweeps.executors import SerialExecutor
@@ -57,9 +57,16 @@ def stored_runs(store) -> dict[str, RunSpec]:
         log.warning(message)
     if not stored:
         raise SatbenchError(f"{store}: no stored runs to verify")
-    return {key: RunSpec.from_dict(json.loads(
-        pl.read_parquet_metadata(runs_dir(store) / f"{key}.parquet")["satbench.run_spec"]))
-        for key in sorted(stored)}
+    specs = {}
+    for key in sorted(stored):
+        path = runs_dir(store) / f"{key}.parquet"
+        try:
+            specs[key] = RunSpec.from_dict(json.loads(
+                pl.read_parquet_metadata(path)["satbench.run_spec"]))
+        except SatbenchError as error:
+            raise SatbenchError(f"{path}: {error} (a run made with a plugin needs it installed "
+                                f"or given with --plugin)") from None
+    return specs
 
 
 def spread(items: list, count: int | None) -> list:
@@ -75,30 +82,24 @@ def _same(a, b) -> bool:
     return a == b
 
 
-def row_differences(stored: list[dict], fresh: list[dict]) -> list[str]:
-    """What differs between a run's stored rows and its rows computed now."""
-    if [r["method"] for r in stored] != [r["method"] for r in fresh]:
-        return [f"arms {[r['method'] for r in stored]} stored, {[r['method'] for r in fresh]} "
-                f"now"]
+def row_differences(stored: dict, fresh: dict) -> list[str]:
+    """What differs between a run's stored row and its row computed now."""
     out = []
-    for old, new in zip(stored, fresh, strict=True):
-        for column in sorted(set(old) | set(new)):
-            if column in PROVENANCE:
-                continue
-            if column not in old or column not in new:
-                out.append(f"{old['method']}.{column}: only in the "
-                           f"{'stored' if column in old else 'fresh'} row")
-            elif not _same(old[column], new[column]):
-                shown = ("(lists differ)" if isinstance(old[column], list)
-                         else f"{old[column]!r} stored, {new[column]!r} now")
-                out.append(f"{old['method']}.{column}: {shown}")
+    for column in sorted(set(stored) | set(fresh)):
+        if column in PROVENANCE:
+            continue
+        if column not in stored or column not in fresh:
+            out.append(f"{column}: only in the {'stored' if column in stored else 'fresh'} row")
+        elif not _same(stored[column], fresh[column]):
+            shown = ("(lists differ)" if isinstance(stored[column], list)
+                     else f"{stored[column]!r} stored, {fresh[column]!r} now")
+            out.append(f"{column}: {shown}")
     return out
 
 
-def _requested_format(rows: list[dict]) -> str:
-    """The layer format a run was trained with: a forced one shows in its FPE-structured rows."""
-    return next((row["layer_format"] for row in rows
-                 if row.get("layer_format", "masked") != "masked"), "auto")
+def _requested_format(row: dict) -> str:
+    """The layer format a run was trained with: a forced one shows in a structured run's row."""
+    return "auto" if row.get("layer_format", "masked") == "masked" else row["layer_format"]
 
 
 def runs_to_verify(store, count: int | None = None) -> list[RunSpec]:
@@ -110,8 +111,8 @@ def retrain_differences(store, chosen: list[RunSpec], executor=None, on_run=None
     """Train the `chosen` runs of the store again, as a sweep trains them, and name every stored
     value that the code no longer computes."""
     executor = executor or SerialExecutor()
-    stored = {run.key: read_run(store, run.key) for run in chosen}
-    tasks = list({run.task.fingerprint: run.task for run in chosen}.values())
+    stored = {run.key: read_run(store, run.key)[0] for run in chosen}
+    tasks = list({run.context.task.fingerprint: run.context.task for run in chosen}.values())
     datasets = build_datasets(tasks, executor, progress=False)
     by_format = {}
     for run in chosen:

@@ -10,13 +10,16 @@ import numpy as np
 import torch
 from hypothesis import strategies as st
 
-from satbench.generators.formula import FORMS, Formula
-from satbench.generators.random_formula import max_distinct_clauses, random_formula
+from satbench.encoding import ENCODINGS as _ENCODINGS
+from satbench.generators.formula import Formula
+from satbench.generators.random_formula import random_formula
 from satbench.models.fpe import OUTPUT_SCALES
 from satbench.models.mlp import MLP
 from satbench.models.splitters import SplitContext
 from satbench.rng import numpy_rng, torch_generator
-from satbench.specs import ENCODINGS, TARGETS, TaskSpec
+from satbench.specs import FORMS, TARGETS, TaskSpec, max_distinct_clauses
+
+ENCODINGS = tuple(_ENCODINGS)  # the encoding names, in registry order (hypothesis needs a sequence)
 
 seeds = st.integers(0, 2**32 - 1)
 

@@ -2,17 +2,19 @@
 
 The toy-models approach: models of one shape have their parameters stacked along a leading model
 axis, and one bmm steps them all. `train_runs_batched(runs, datasets)` returns, run for run, what
-`satbench.experiment.train_arms(run, dataset)` returns: the same arms in the same order, each a
-normal masked `MLP` that `evaluate_arm` takes unchanged.
+the single-model trainer `satbench.training.single.train_runs` returns: a Trained run holding a
+normal masked `MLP` that `satbench.training.rows.evaluate` takes unchanged. It runs the methods
+whose training is the standard loop (`Method.batchable`); the sweep engine routes the others to
+the single-model trainer.
 
 Same computation, same rounding. Each step replays, per model, the operations train_steps performs
 (F.linear's addmm, relu, binary_cross_entropy_with_logits and its autograd backward,
 torch.optim.Adam's single-tensor update, masked_fill), batched so that every kernel rounds each
 model's numbers exactly as the model's own call does. With torch 2.13 on CPU (MKL, AVX-512, on the
-one thread training is pinned to) this gives bitwise the same weights as train_arms, for one output
+one thread training is pinned to) this gives bitwise the same weights as train_runs, for one output
 or several (tests/test_batched.py). What it takes:
 - No padding: the forward and backward run per group of equal hidden width (a run's dense h
-  units and its alpha*h arms are two groups of one stack). MKL rounds a product differently when
+  units and its alpha*h models are two groups of one stack). MKL rounds a product differently when
   a model is padded with zero units, although padding is exact in real arithmetic.
 - Every per-model matrix a product reads or writes starts on a 64-byte boundary, as a separately
   allocated tensor does: MKL rounds some products differently otherwise (_Layout, _aligned_blocks).
@@ -31,21 +33,21 @@ can flip and, through Adam's normalised step, kick one trajectory, after which t
 drift visibly apart while its predictions stay almost all the same.
 
 Data: each model reads its own rows: the full training split, or the rows `batch_indices(n,
-batch_size, step, run.seed)` gives at its own data step (each epoch's permutation drawn once).
+batch_size, step, seed)` gives at its own data step (each epoch's permutation drawn once).
 
-Schedule per run, as in train_arms: dense and wide_dense start at step 0; when dense reaches T1 it
-is copied out (`warm`), expanded with expand(...) on the stream numpy_rng(seed, "split") into fpe,
-copied into dense_reset, and FPE's masks go onto a fresh init-wide network for sparse_scratch; then
-dense continues with its optimizer state, fpe and dense_reset train T2 steps from data step T1 with
-fresh optimizers, and sparse_scratch trains T1+T2 steps from data step 0. Training runs in
-segments between such events; in each segment the active models (of every run and arm of the
-group) are stacked, and finished models leave the stack.
+Schedule per context, as in train_runs: dense (when asked for, or needed for its state at T1) and
+the methods that need nothing from it start at step 0; when dense reaches T1 it is copied out
+(`warm`) and each method that needs it builds its model from it (Method.build: fpe's expansion,
+dense_reset's copy, sparse_scratch's masks on a fresh network) and starts at its own first step
+(T1 for methods that start from dense, else 0) with a fresh optimizer; dense continues with its
+optimizer state. Training runs in segments between such events; in each segment the active
+models (of every run of the group) are stacked, and finished models leave the stack.
 
-Groups: runs whose models share (n_inputs, n_outputs, rows per step, full batch or not) train
+Groups: contexts whose models share (n_inputs, n_outputs, rows per step, full batch or not) train
 together; a group too large for `memory_limit` bytes of activations is cut into chunks of whole
-runs. Deterministic on CPU: the same runs give bitwise the same weights in any process, whatever
+contexts. Deterministic on CPU: the same runs give bitwise the same weights in any process, whatever
 thread count the caller set (satbench.threads pins training to one). wall_seconds: each chunk's
-wall time divided evenly among its arms.
+wall time divided evenly among its runs.
 """
 
 import time
@@ -54,18 +56,18 @@ from collections import OrderedDict
 import torch
 
 from satbench.errors import SatbenchError
-from satbench.experiment import TrainedArm
-from satbench.generators.dataset import Dataset
-from satbench.models import MLP, SplitContext, expand
-from satbench.rng import numpy_rng, torch_generator
-from satbench.specs import RunSpec
+from satbench.methods import BASELINE, Setup, get_method
+from satbench.models import MLP
+from satbench.rng import torch_generator
+from satbench.runs import RunSpec
+from satbench.specs import TrainingContext
 from satbench.threads import training_threads
+from satbench.training.single import Trained, needs_baseline_warmup
 
 __all__ = ["MEMORY_LIMIT_BYTES", "group_key", "train_runs_batched"]
 
 BETA1, BETA2, EPS = 0.9, 0.999, 1e-8  # torch.optim.Adam's defaults, which make_optimizer uses
 MEMORY_LIMIT_BYTES = 1 << 30  # per chunk: models x rows x (2 width + d) float32 activations
-ARM_ORDER = ("dense", "dense_reset", "fpe", "wide_dense", "sparse_scratch")  # train_arms' order
 WINDOW = 32  # iterations of batch indices gathered at once
 EPOCH_CACHE = 8  # permutations kept per data stream
 CACHE_BYTES = 1 << 20  # full batch: hidden activations per piece, to stay in a core's L2 cache
@@ -74,47 +76,51 @@ ALIGN = 16  # floats: 64 bytes
 
 
 @training_threads()
-def train_runs_batched(runs: list[RunSpec], datasets: dict[str, Dataset], *,
-                       memory_limit: int = MEMORY_LIMIT_BYTES) -> list[list[TrainedArm]]:
-    """For each run, what train_arms(run, datasets[run.task.fingerprint]) returns.
+def train_runs_batched(runs: list[RunSpec], datasets: dict, *,
+                       memory_limit: int = MEMORY_LIMIT_BYTES) -> list[Trained]:
+    """For each run, what satbench.training.single.train_runs gives for it (masked format).
 
-    All runs are trained together, grouped by shape (see the module docstring).
+    datasets: by task fingerprint. All runs are trained together, grouped by shape (see the
+    module docstring); a method that is not batchable is a one-line error.
     """
-    states = []
+    contexts: dict[TrainingContext, list[RunSpec]] = {}
     for index, run in enumerate(runs):
         if not isinstance(run, RunSpec):
             raise SatbenchError(f"runs[{index}]: expected a RunSpec, got {type(run).__name__}")
-        dataset = datasets.get(run.task.fingerprint)
+        if not run.trainer.batchable:
+            raise SatbenchError(f"runs[{index}]: method {run.method!r} trains its own way, so "
+                                f"the batched trainer cannot run it; use train_runs")
+        contexts.setdefault(run.context, []).append(run)
+    states = []
+    for context, members in contexts.items():
+        dataset = datasets.get(context.task.fingerprint)
         if dataset is None:
-            raise SatbenchError(f"runs[{index}]: no dataset for task {run.task.fingerprint}")
-        if dataset.spec.fingerprint != run.task.fingerprint:
-            raise SatbenchError(f"runs[{index}]: the dataset keyed by {run.task.fingerprint} "
-                                f"was built for task {dataset.spec.fingerprint}")
-        states.append(_RunState(run, dataset))
-    groups: dict[tuple, list[_RunState]] = {}
+            raise SatbenchError(f"no dataset for task {context.task.fingerprint}")
+        if dataset.spec.fingerprint != context.task.fingerprint:
+            raise SatbenchError(f"the dataset keyed by {context.task.fingerprint} was built for "
+                                f"task {dataset.spec.fingerprint}")
+        states.append(_ContextState(context, members, dataset))
+    groups: dict[tuple, list[_ContextState]] = {}
     for state in states:
-        groups.setdefault(group_key(state.run), []).append(state)
+        groups.setdefault(group_key(state.context), []).append(state)
     for key, members in groups.items():
         for chunk in _chunks(members, key, memory_limit):
             _train_chunk(chunk, key)
-    return [state.result() for state in states]
+    trained = {t.run.key: t for state in states for t in state.result()}
+    return [trained[run.key] for run in runs]
 
 
-def group_key(run: RunSpec) -> tuple:
-    """(n_inputs, n_outputs, rows per step, full batch): runs with equal keys train together."""
-    return (run.task.n_inputs, run.task.n_outputs, run.rows_per_step, run.full_batch)
-
-
-def _widths(run: RunSpec) -> list[int]:
-    wide = run.alpha * run.neurons
-    return [run.neurons if arm in ("dense", "dense_reset") else wide for arm in run.arms]
+def group_key(context: TrainingContext) -> tuple:
+    """(n_inputs, n_outputs, rows per step, full batch): contexts with equal keys train together."""
+    return (context.task.n_inputs, context.task.n_outputs, context.rows_per_step,
+            context.full_batch)
 
 
 def _chunks(members, key, memory_limit):
     d, _, rows, _ = key
     chunk, used = [], 0
     for state in members:
-        need = sum(rows * (2 * width + d) * 4 for width in _widths(state.run))
+        need = sum(rows * (2 * width + d) * 4 for width in state.widths())
         if chunk and used + need > memory_limit:
             yield chunk
             chunk, used = [], 0
@@ -124,60 +130,50 @@ def _chunks(members, key, memory_limit):
         yield chunk
 
 
-class _RunState:
-    """One run's arms as they are produced."""
+class _ContextState:
+    """One context's runs, as their models are produced."""
 
-    def __init__(self, run: RunSpec, dataset: Dataset):
-        self.run, self.dataset = run, dataset
-        self.arms: dict[str, tuple[MLP, float]] = {}
+    def __init__(self, context: TrainingContext, runs: list[RunSpec], dataset):
+        self.context, self.runs, self.dataset = context, runs, dataset
+        self.setup = Setup(context, dataset)
+        self.baseline = next((run for run in runs if run.method == BASELINE), None)
+        self.warm_needed = any(run.trainer.needs_warm for run in runs)
+        self.trained: dict[str, tuple[MLP, float]] = {}
         self.seconds = 0.0
 
-    def new_model(self, stream: str, width: int) -> MLP:
-        task = self.run.task
-        return MLP(task.n_inputs, width, task.n_outputs, torch_generator(self.run.seed, stream))
+    def widths(self) -> list[int]:
+        dense = [self.context.neurons] if self.baseline or self.warm_needed else []
+        return dense + [run.trainer.hidden_width(run.params, self.context)
+                        for run in self.runs if run.method != BASELINE]
 
     def initial_jobs(self) -> list["_Job"]:
-        run = self.run
-        total = run.warmup_steps + run.expanded_steps
-        jobs = [_Job(self, "dense", self.new_model("init", run.neurons), first_step=0,
-                     steps=total, checkpoint=run.warmup_steps)]
-        if "wide_dense" in run.arms:
-            jobs.append(_Job(self, "wide_dense",
-                             self.new_model("init-wide", run.alpha * run.neurons),
-                             first_step=0, steps=total))
-        return jobs
+        context = self.context
+        jobs = []
+        if self.baseline is not None or needs_baseline_warmup(self.runs):
+            run = self.baseline or RunSpec(context, BASELINE)
+            steps = context.total_steps if self.baseline else context.warmup_steps
+            jobs.append(_Job(self, self.baseline, get_method(BASELINE).build(run.params,
+                                                                            self.setup).model,
+                             first_step=0, steps=steps,
+                             checkpoint=context.warmup_steps if self.warm_needed else None))
+        return jobs + [self._job(run) for run in self.runs
+                       if run.method != BASELINE and not run.trainer.needs_warm]
 
     def after_warmup(self, warm: MLP) -> list["_Job"]:
-        """The arms that start from the dense model after T1 (as in train_arms)."""
-        run, arms = self.run, self.run.arms
-        total = run.warmup_steps + run.expanded_steps
-        jobs = []
-        if "dense_reset" in arms:
-            jobs.append(_Job(self, "dense_reset", warm, first_step=run.warmup_steps,
-                             steps=run.expanded_steps))
-        if "fpe" in arms or "sparse_scratch" in arms:
-            context = SplitContext.for_formula(self.dataset.formula, run.task.encoding)
-            expansion = expand(warm, run.alpha, run.split, context, numpy_rng(run.seed, "split"),
-                               output_scale=run.output_scale)
-            integrity = expansion.clause_integrity
-            if "fpe" in arms:
-                jobs.append(_Job(self, "fpe", expansion.model, first_step=run.warmup_steps,
-                                 steps=run.expanded_steps, clause_integrity=integrity))
-            if "sparse_scratch" in arms:
-                model = self.new_model("init-wide", run.alpha * run.neurons)
-                model.fc1.set_mask(expansion.model.fc1.mask)
-                model.fc2.set_mask(expansion.model.fc2.mask)
-                jobs.append(_Job(self, "sparse_scratch", model, first_step=0, steps=total,
-                                 clause_integrity=integrity))
-        return jobs
+        """The runs whose models are built from the dense model after T1."""
+        self.setup.warm = warm
+        return [self._job(run) for run in self.runs
+                if run.method != BASELINE and run.trainer.needs_warm]
 
-    def result(self) -> list[TrainedArm]:
-        arms = []
-        for method in ARM_ORDER:
-            if method in self.arms:
-                model, integrity = self.arms[method]
-                arms.append(TrainedArm(method, model, self.seconds, integrity))
-        return arms
+    def _job(self, run: RunSpec) -> "_Job":
+        method = run.trainer
+        built = method.build(run.params, self.setup)
+        return _Job(self, run, built.model, first_step=method.first_step(self.context),
+                    steps=method.steps(self.context), clause_integrity=built.clause_integrity)
+
+    def result(self) -> list[Trained]:
+        return [Trained(run, model, self.seconds, integrity)
+                for run in self.runs for model, integrity in [self.trained[run.key]]]
 
 
 class _Layout:
@@ -224,11 +220,13 @@ def _aligned_blocks(k: int, shape: tuple[int, ...], *, apart: bool = False) -> t
 class _Job:
     """One model's training: its flat parameters (see _Layout), mask and Adam state."""
 
-    def __init__(self, owner: _RunState, method: str, model: MLP, *, first_step: int, steps: int,
-                 checkpoint: int | None = None, clause_integrity: float = float("nan")):
+    def __init__(self, owner: _ContextState, run: RunSpec | None, model: MLP, *,
+                 first_step: int, steps: int, checkpoint: int | None = None,
+                 clause_integrity: float = float("nan")):
         if model.fc1.bias is None or model.fc2.bias is None:
             raise SatbenchError("batched training: expected an MLP with biases")
-        self.owner, self.method, self.clause_integrity = owner, method, clause_integrity
+        # run: None for a dense model trained only for its state at T1
+        self.owner, self.run, self.clause_integrity = owner, run, clause_integrity
         self.width = model.width
         self.layout = _Layout(model.width, model.n_inputs, model.n_outputs)
         self.params = torch.zeros(self.layout.size)
@@ -246,8 +244,9 @@ class _Job:
         self.adam_steps = 0  # optimizer steps taken with the current optimizer
         self.first_step, self.steps, self.done = first_step, steps, 0
         self.checkpoint = checkpoint  # a step count at which the run wants a copy (dense: T1)
-        run = owner.run
-        self.learning_rate, self.weight_decay = float(run.learning_rate), float(run.weight_decay)
+        context = owner.context
+        self.learning_rate = float(context.learning_rate)
+        self.weight_decay = float(context.weight_decay)
 
     def until_event(self) -> int:
         return (self.checkpoint if self.checkpoint is not None else self.steps) - self.done
@@ -299,7 +298,7 @@ class _Data:
     its first row there.
     """
 
-    def __init__(self, chunk: list[_RunState], full: bool):
+    def __init__(self, chunk: list[_ContextState], full: bool):
         self.full, self.offset, packed, total = {}, {}, [], 0
         for state in chunk:
             dataset = state.dataset
@@ -322,7 +321,7 @@ class _Data:
             self.packed = small if torch.equal(small.to(torch.float32), packed) else packed
 
 
-def _train_chunk(chunk: list[_RunState], key: tuple) -> None:
+def _train_chunk(chunk: list[_ContextState], key: tuple) -> None:
     start = time.perf_counter()
     data, streams = _Data(chunk, full=key[3]), {}
     jobs = [job for state in chunk for job in state.initial_jobs()]
@@ -336,7 +335,7 @@ def _train_chunk(chunk: list[_RunState], key: tuple) -> None:
             for i in range(steps):
                 segment.step(i)
             segment.write_back()
-    seconds = (time.perf_counter() - start) / sum(len(state.arms) for state in chunk)
+    seconds = (time.perf_counter() - start) / sum(len(state.runs) for state in chunk)
     for state in chunk:
         state.seconds = seconds
 
@@ -351,7 +350,8 @@ def _fire_events(jobs: list[_Job]) -> list[_Job]:
             with torch.enable_grad():  # expand and the MLP constructors build normal modules
                 pending.extend(job.owner.after_warmup(job.model()))
         if job.done == job.steps:
-            job.owner.arms[job.method] = (job.model(), job.clause_integrity)
+            if job.run is not None:
+                job.owner.trained[job.run.key] = (job.model(), job.clause_integrity)
         else:
             active.append(job)
     return active
@@ -448,10 +448,11 @@ class _Segment:
         if not full:
             self.sources = []
             for job in jobs:
-                run = job.owner.run
-                stream_key = (id(job.owner.dataset), run.batch_size, run.seed)
+                context = job.owner.context
+                stream_key = (id(job.owner.dataset), context.batch_size, context.seed)
                 if stream_key not in streams:
-                    streams[stream_key] = _Rows(run.task.n_train, run.batch_size, run.seed)
+                    streams[stream_key] = _Rows(context.task.n_train, context.batch_size,
+                                                context.seed)
                 self.sources.append(streams[stream_key])
             self.offsets = torch.tensor([data.offset[id(job.owner.dataset)] for job in jobs])
             self.x = _aligned_blocks(k, (rows, d))

@@ -1,0 +1,114 @@
+"""What a method is: a name, a params spec, where it starts, how it trains, what it is compared
+with. Each method is one module in this package (or in a user's plugin) and one registration line.
+
+A method trains inside a TrainingContext shared by all methods of a run (task, dense width h,
+schedule T1 + T2, optimizer, seed). It either starts from scratch at step 0 and trains T1 + T2
+steps, or starts from the dense model's state after T1 (`starts_from = "dense"`) and trains the
+T2 steps after it with a fresh optimizer. Every method sees the same data order: batch `step` is
+the same rows for all of them (satbench.models.training.batch_indices).
+"""
+
+import math
+from dataclasses import dataclass, field
+
+from satbench.errors import SatbenchError
+from satbench.models import MLP
+from satbench.models.training import make_optimizer, train_steps
+from satbench.rng import torch_generator
+from satbench.specs import TrainingContext, check_int, spec_field
+
+BUDGETS = ("nnz_weights", "none")  # what a method holds equal to the dense baseline
+
+
+@dataclass(frozen=True)
+class NoParams:
+    """The params of a method that has none."""
+
+
+def alpha_field():
+    """The expansion factor, shared by every method that widens the dense layer."""
+    return spec_field(2, help="expansion factor alpha: children per neuron, or the width "
+                              "multiple of the wide methods (>= 2)")
+
+
+def check_alpha(alpha, method: str) -> None:
+    check_int("alpha", alpha, 1)
+    if alpha < 2:
+        raise SatbenchError(f"alpha: expected an integer >= 2 for {method}, got {alpha}: one "
+                            f"child per neuron is no expansion")
+
+
+@dataclass
+class Built:
+    """A method's model before training, and what the report records about how it was made."""
+
+    model: MLP
+    clause_integrity: float = math.nan
+
+
+@dataclass
+class Setup:
+    """What building and training a model may use: the context, the dataset, the dense model
+    after T1 (for methods that need it) and a per-run cache that methods share (FPE's expansion is
+    built once for fpe and sparse_scratch)."""
+
+    context: TrainingContext
+    dataset: object  # satbench.generators.dataset.Dataset
+    warm: MLP | None = None
+    cache: dict = field(default_factory=dict)
+
+    def optimizer(self, model: MLP):
+        """A fresh Adam optimizer with the context's learning rate and weight decay."""
+        return make_optimizer(model, self.context.learning_rate, self.context.weight_decay)
+
+    def fresh_model(self, width: int, stream: str) -> MLP:
+        """A new MLP of `width` hidden units, initialised from the run seed's `stream`."""
+        task = self.context.task
+        return MLP(task.n_inputs, width, task.n_outputs,
+                   torch_generator(self.context.seed, stream))
+
+
+class Method:
+    """The base of every method. Subclasses set the class attributes and implement build()."""
+
+    name: str
+    version: str  # plugins: bump it when the method's results change, so its runs retrain
+    summary: str  # one line, for --help and `satbench plugins`
+    params: type = NoParams  # a frozen dataclass of spec_field()s: flags, row columns, key
+    starts_from: str | None = None  # None: scratch at step 0; "dense": the dense model at T1
+    needs_warm: bool = False  # building the model reads the dense model at T1
+    batchable: bool = True  # trains with train() below, so the batched trainer can replay it
+    structured: bool = False  # its first layer has FPE's structure: layer formats apply
+    budget: str = "nnz_weights"  # held equal to dense's: nnz_weights, or none (a reference)
+    compare_with: tuple[str, ...] = ("dense",)  # the report compares it with these
+
+    def check(self, params, context: TrainingContext) -> None:
+        """Raise SatbenchError when `params` cannot run in `context`."""
+
+    def hidden_width(self, params, context: TrainingContext) -> int:
+        return context.neurons
+
+    def build(self, params, setup: Setup) -> Built:
+        raise NotImplementedError
+
+    def first_step(self, context: TrainingContext) -> int:
+        return context.warmup_steps if self.starts_from else 0
+
+    def steps(self, context: TrainingContext) -> int:
+        return context.total_steps - self.first_step(context)
+
+    def train(self, model: MLP, params, setup: Setup, on_step=None) -> None:
+        """Adam on the mean BCE with fixed masks, from first_step for steps(). A method that
+        overrides this must set batchable = False."""
+        context = setup.context
+        adam_steps(model, setup.optimizer(model), setup, self.first_step(context),
+                   self.steps(context), on_step)
+
+
+def adam_steps(model: MLP, optimizer, setup: Setup, first_step: int, steps: int,
+               on_step=None) -> None:
+    """Steps first_step .. first_step + steps - 1 of the context's shared schedule."""
+    context = setup.context
+    train_steps(model, optimizer, setup.dataset.inputs("train"), setup.dataset.targets("train"),
+                first_step=first_step, steps=steps, batch_size=context.batch_size,
+                seed=context.seed, on_step=on_step)

@@ -1,0 +1,71 @@
+"""fpe: Fixed Parameter Expansion (arXiv 2510.04500).
+
+The dense model after T1 has each neuron split into alpha children with disjoint inputs (a
+splitter decides which inputs go to which child), then is pruned back to the dense model's
+non-zero weight count, and trains T2 steps with the masks fixed and a fresh optimizer. See
+satbench.models.fpe for the expansion itself.
+"""
+
+import copy
+from dataclasses import dataclass
+
+from satbench.errors import SatbenchError
+from satbench.methods.base import Built, Method, Setup, alpha_field, check_alpha
+from satbench.models import OUTPUT_SCALES, SplitContext, expand
+from satbench.models.splitters import SPLITTERS, splitter_names
+from satbench.rng import numpy_rng
+from satbench.specs import spec_field
+
+
+@dataclass(frozen=True)
+class ExpansionParams:
+    alpha: int = alpha_field()
+    split: str = spec_field("clause", help="splitter: how a neuron's inputs are dealt to its "
+                                           "children", choices=splitter_names,
+                            registry=SPLITTERS)
+    output_scale: str = spec_field("divide", help="each child's outgoing weights: the "
+                                                  "parent's, divided by alpha or copied",
+                                   choices=OUTPUT_SCALES)
+
+
+def expansion(params: ExpansionParams, setup: Setup):
+    """The expansion of the dense model at T1, built once per run and params (fpe and
+    sparse_scratch share it), from the run seed's "split" stream."""
+    key = ("expansion", params)
+    if key not in setup.cache:
+        task = setup.context.task
+        context = SplitContext.for_formula(setup.dataset.formula, task.encoding)
+        setup.cache[key] = expand(setup.warm, params.alpha, params.split, context,
+                                  numpy_rng(setup.context.seed, "split"),
+                                  output_scale=params.output_scale)
+    return setup.cache[key]
+
+
+class Expanding(Method):
+    """What fpe and sparse_scratch share: FPE's params, its expansion of the dense model at T1,
+    alpha*h hidden units with FPE-structured first layers."""
+
+    params = ExpansionParams
+    needs_warm = True
+    structured = True
+
+    def check(self, params, context) -> None:
+        check_alpha(params.alpha, self.name)
+        if params.alpha > context.task.n_inputs:
+            raise SatbenchError(f"alpha: {params.alpha} children cannot have disjoint non-empty "
+                                f"inputs from {context.task.n_inputs} inputs")
+
+    def hidden_width(self, params, context) -> int:
+        return params.alpha * context.neurons
+
+
+class FPE(Expanding):
+    name = "fpe"
+    version = "1"
+    summary = "Fixed Parameter Expansion: the dense model at T1 split into alpha children each"
+    starts_from = "dense"
+    compare_with = ("dense", "dense_reset", "sparse_scratch", "wide_dense")
+
+    def build(self, params, setup: Setup) -> Built:
+        made = expansion(params, setup)
+        return Built(copy.deepcopy(made.model), made.clause_integrity)

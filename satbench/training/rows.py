@@ -1,0 +1,73 @@
+"""One flat result row per trained run: its identity, every spec field, metrics, fingerprints and
+provenance. The spec columns are generated from the spec fields (satbench.specs.column_of), so a
+new field, or a plugin method's params, reach the rows without being named here.
+"""
+
+import numpy as np
+import torch
+
+from satbench.metrics import accuracy, balanced_accuracy, bce_loss, gram, interference_summary
+from satbench.provenance import provenance
+from satbench.specs import column_of, spec_fields
+from satbench.threads import training_threads
+from satbench.training.single import Trained, train_runs
+
+
+def spec_columns(spec) -> dict:
+    """{row column: value} for every value field of a spec (nested specs excluded)."""
+    return {column_of(f): getattr(spec, f.name) for f in spec_fields(type(spec))}
+
+
+def run_columns(run) -> dict:
+    """The columns that say what ran: keys, method, its params, the context and the task."""
+    method = run.trainer
+    return {"run_key": run.key, "context_key": run.run_key, "method": run.method,
+            "method_params": ",".join(spec_columns(run.params)), "budget": method.budget,
+            "compare_with": ",".join(method.compare_with),
+            **spec_columns(run.params), **spec_columns(run.context),
+            **spec_columns(run.context.task)}
+
+
+@training_threads()
+def evaluate(trained: Trained, dataset) -> dict:
+    run, model = trained.run, trained.model.eval()
+    task = run.context.task
+    inputs = {split: dataset.inputs(split) for split in ("train", "test")}
+    with torch.no_grad():
+        logits = {split: model(inputs[split]) for split in ("train", "test")}
+    targets = {split: dataset.targets(split) for split in ("train", "test")}
+    w1 = model.fc1.effective_weight().detach()
+    test_rows = dataset.split_rows("test")
+    interference = interference_summary(w1, model.fc1.bias.detach(), dataset.formula,
+                                        task.encoding, inputs["test"],
+                                        dataset.clause_values[test_rows])
+    positive_share = float(dataset.labels[test_rows].mean())
+    return {
+        **run_columns(run),
+        "width_hidden": model.width,
+        "layer_format": trained.layer_format,
+        "test_accuracy": accuracy(logits["test"], targets["test"]),
+        "train_accuracy": accuracy(logits["train"], targets["train"]),
+        "test_balanced_accuracy": balanced_accuracy(logits["test"], targets["test"]),
+        "test_loss": bce_loss(logits["test"], targets["test"]),
+        "train_loss": bce_loss(logits["train"], targets["train"]),
+        "majority_accuracy": max(positive_share, 1 - positive_share),
+        "nnz_weights": model.nnz_weights(),
+        "nnz_biases": model.nnz_biases(),
+        **interference,
+        "clause_integrity": trained.clause_integrity,
+        "gram": gram(w1).astype(np.float32).ravel().tolist(),
+        "task_fingerprint": task.fingerprint,
+        "dataset_fingerprint": dataset.fingerprint,
+        **provenance(),
+        "wall_seconds": trained.wall_seconds,
+    }
+
+
+def train_and_evaluate(runs, dataset=None, layer_format: str = "auto", on_step=None) -> list[dict]:
+    """The result rows of `runs` (all of one training context), trained one after another."""
+    from satbench.generators.dataset import build_dataset
+
+    dataset = dataset if dataset is not None else build_dataset(runs[0].context.task)
+    return [evaluate(trained, dataset)
+            for trained in train_runs(runs, dataset, layer_format, on_step)]

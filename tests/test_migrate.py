@@ -1,0 +1,280 @@
+"""satbench migrate: results stores written by satbench 0.2 (layout 1: one file per FPE run, a row
+per arm) become today's stores (layout 2: a file per method run), losing nothing.
+
+tests/data/store-0.2 holds three run files and the sweep manifest that satbench 0.2 wrote for the
+quick preset. The whole quick store of satbench 0.2 is rebuilt here from the committed store
+(reports/quick/results, migrated from it): each layout-1 file as satbench 0.2 wrote it, with its
+RunSpec, its key, its columns and every stored outcome (checked against the three real files), so
+migrating it must give back the committed store exactly.
+"""
+
+import json
+import math
+import shutil
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from satbench.cli import main
+from satbench.errors import SatbenchError
+from satbench.fingerprint import sha256_of
+from satbench.migrate import migrate_store
+from satbench.store import LAYOUT_1_SCHEMA, SCHEMA, read_results, run_path, runs_dir
+from satbench.sweeps.verify import retrain_differences, stored_runs
+
+REFERENCE = Path(__file__).resolve().parents[1] / "reports" / "quick" / "results"
+STORE_0_2 = Path(__file__).resolve().parent / "data" / "store-0.2"  # real satbench 0.2 files
+ARMS = ("dense", "fpe", "wide_dense")  # the quick preset's arms in satbench 0.2
+# satbench 0.2's spec columns, in its order; the outcome columns followed layer_format.
+OLD_SPEC_COLUMNS = ("run_key", "method", "split", "alpha", "neurons", "width_hidden", "clauses",
+                    "vars", "width", "form", "encoding", "target", "planted", "n_train", "n_test",
+                    "seed", "task_seed", "output_scale", "warmup_steps", "expanded_steps",
+                    "learning_rate", "batch_size", "weight_decay", "layer_format")
+# The quick preset's sweep manifest as satbench 0.2 wrote it (sweeps/quick-13af9420c12d.json).
+QUICK_MANIFEST = {"alphas": [2], "arms": list(ARMS), "batch_size": 0,
+                  "cells": [[4, 16], [8, 8], [8, 16], [8, 32]], "encoding": "pm1",
+                  "expanded_steps": 1000, "form": "dnf", "learning_rate": 0.1, "n_test": 4096,
+                  "n_train": 16384, "n_vars": 32, "name": "quick", "output_scale": "divide",
+                  "seeds": 3, "splits": ["clause", "random"], "target": "formula",
+                  "warmup_steps": 1000, "width": 3}
+CONTEXT_FIELDS = ("neurons", "warmup_steps", "expanded_steps", "learning_rate", "batch_size",
+                  "weight_decay", "seed")
+
+
+def reference_runs() -> list[tuple[dict, dict]]:
+    """(run spec, row) of every run of the committed quick store."""
+    runs = []
+    for path in sorted(runs_dir(REFERENCE).glob("*.parquet")):
+        metadata = pl.read_parquet_metadata(path)
+        assert metadata["satbench.schema"] == SCHEMA, f"{path}: not a layout-2 run file"
+        runs.append((json.loads(metadata["satbench.run_spec"]), pl.read_parquet(path).row(
+            0, named=True)))
+    return runs
+
+
+def old_run_spec(context: dict, alpha: int, split: str, output_scale: str) -> dict:
+    """satbench 0.2's RunSpec.to_dict() for one FPE run and its arms."""
+    return {"alpha": alpha, "arms": list(ARMS), "output_scale": output_scale, "split": split,
+            "task": context["task"], **{name: context[name] for name in CONTEXT_FIELDS}}
+
+
+def old_row(row: dict, key: str, alpha: int, split: str, output_scale: str) -> dict:
+    """One arm's row as satbench 0.2 stored it: every arm carries its run's alpha and split."""
+    own = {"run_key": key, "alpha": alpha, "split": split, "output_scale": output_scale}
+    outcomes = list(row)[list(row).index("layer_format") + 1:]
+    return {**{c: own.get(c, row.get(c)) for c in OLD_SPEC_COLUMNS},
+            **{c: row[c] for c in outcomes}}
+
+
+def write_layout_1(store: Path, cells=None, seeds=None, splits=("clause", "random")) -> list[Path]:
+    """A satbench 0.2 store of the quick preset's runs in `cells` x `seeds` x `splits` (all of
+    them by default), and its sweep manifest. Returns the run files written."""
+    by_context = {}
+    for spec, row in reference_runs():
+        by_context.setdefault(row["context_key"], []).append((spec, row))
+    written = []
+    for runs in by_context.values():
+        context = runs[0][0]["context"]
+        if cells is not None and (context["neurons"], context["task"]["n_clauses"]) not in cells:
+            continue
+        if seeds is not None and context["seed"] not in seeds:
+            continue
+        for split in splits:
+            arms = {}
+            for spec, row in runs:
+                params = spec["params"]
+                if spec["method"] == "dense" or spec["method"] == "wide_dense" or (
+                        params["split"] == split):
+                    arms[spec["method"]] = row
+            fpe = next(s["params"] for s, _ in runs
+                       if s["method"] == "fpe" and s["params"]["split"] == split)
+            alpha, scale = fpe["alpha"], fpe["output_scale"]
+            spec = old_run_spec(context, alpha, split, scale)
+            key = sha256_of({"kind": "RunSpec", "spec": spec})
+            rows = [old_row(arms[arm], key, alpha, split, scale) for arm in ARMS]
+            path = runs_dir(store) / f"{key}.parquet"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            pl.DataFrame(rows, infer_schema_length=None).write_parquet(path, metadata={
+                "satbench.schema": LAYOUT_1_SCHEMA, "satbench.run_key": key,
+                "satbench.run_spec": json.dumps(spec, sort_keys=True)})
+            written.append(path)
+    manifest = store / "sweeps" / "quick-13af9420c12d.json"
+    manifest.parent.mkdir(parents=True, exist_ok=True)
+    manifest.write_text(json.dumps(QUICK_MANIFEST, indent=2, sort_keys=True))
+    return written
+
+
+def snapshot(directory: Path) -> dict:
+    """Every path under `directory`, with the bytes and mtime of each file."""
+    return {path: (path.read_bytes(), path.stat().st_mtime_ns) if path.is_file() else None
+            for path in sorted(directory.rglob("*"))}
+
+
+def schema_of(path: Path) -> str:
+    return pl.read_parquet_metadata(path)["satbench.schema"]
+
+
+def run_cli(capsys, *argv):
+    status = main([str(a) for a in argv])
+    captured = capsys.readouterr()
+    return status, captured.out, captured.err
+
+
+@pytest.fixture
+def old_store(tmp_path) -> Path:
+    """A copy of tests/data/store-0.2: three satbench 0.2 run files of two training contexts;
+    two of them (the clause and random splits of h=8, m=8, seed 1) hold the same dense and
+    wide_dense arms."""
+    store = tmp_path / "old"
+    shutil.copytree(STORE_0_2, store, ignore=shutil.ignore_patterns("README.md"))
+    files = sorted(runs_dir(store).glob("*.parquet"))
+    assert len(files) == 3 and all(schema_of(p) == LAYOUT_1_SCHEMA for p in files)
+    return store
+
+
+TINY = ["--vars", "8", "--clauses", "4", "--train", "64", "--test", "32", "--steps", "1,1",
+        "--no-progress"]
+
+
+@pytest.mark.parametrize("argv", [
+    ["sweep", "--neurons", "2", "--clauses", "4", "--vars", "8", "--train", "64", "--test", "32",
+     "--steps", "1,1", "--split", "random", "--executor", "serial", "--no-progress", "--out",
+     "{store}"],  # with its report beside the results
+    ["run", *TINY, "--methods", "dense", "--out", "{store}"],
+    ["report", "{store}", "--out", "{tmp}/report"],
+    ["verify", "{store}", "--executor", "serial", "--no-progress"],
+])
+def test_commands_refuse_a_satbench_0_2_store_and_name_the_migration(old_store, tmp_path, capsys,
+                                                                      argv):
+    before = snapshot(tmp_path)
+    status, out, err = run_cli(capsys, *[a.format(store=old_store, tmp=tmp_path) for a in argv])
+    assert status == 2 and out == ""
+    assert err.startswith("satbench: error:") and err.count("\n") == 1
+    assert f"run `satbench migrate {old_store}`" in err
+    assert snapshot(tmp_path) == before, "a refused command wrote or moved something"
+
+
+def test_migrate_converts_a_store_keeps_the_old_files_and_runs_once(old_store, capsys):
+    old_files = {path.name: path.read_bytes() for path in runs_dir(old_store).glob("*.parquet")}
+    old_rows = pl.concat([pl.read_parquet(old_store / "runs" / name) for name in old_files])
+    manifest = (old_store / "sweeps" / "quick-13af9420c12d.json").read_text()
+    status, out, err = run_cli(capsys, "migrate", old_store)
+    assert status == 0 and out == ""
+    assert "3 satbench 0.2 run files became 7 run files (2 repeated" in err
+    # Nothing deleted: the old files moved, byte for byte, to layout-1/.
+    moved = old_store / "layout-1"
+    assert {p.name: p.read_bytes() for p in (moved / "runs").iterdir()} == old_files
+    assert (moved / "sweeps" / "quick-13af9420c12d.json").read_text() == manifest
+    assert json.loads((old_store / "store.json").read_text()) == {"layout": 2}
+    new_files = sorted(runs_dir(old_store).glob("*.parquet"))
+    assert len(new_files) == 7 and all(schema_of(p) == SCHEMA for p in new_files)
+    # The dense (and wide_dense) arm of h=8, m=8, seed 1 was in two old files: stored once.
+    rows = read_results(old_store)
+    assert rows["method"].value_counts().sort("method").rows() == [
+        ("dense", 2), ("fpe", 3), ("wide_dense", 2)]
+    assert rows["run_key"].n_unique() == 7 and rows["context_key"].n_unique() == 2
+    # Every old row's outcomes are its run's, unchanged.
+    for old in old_rows.to_dicts():
+        same = (pl.col("method") == old["method"]) & (pl.col("neurons") == old["neurons"]) & (
+            pl.col("clauses") == old["clauses"]) & (pl.col("seed") == old["seed"])
+        if old["method"] == "fpe":
+            same &= pl.col("split") == old["split"]
+        (new,) = rows.filter(same).to_dicts()
+        for column in ("test_accuracy", "train_accuracy", "nnz_weights", "capacity_total",
+                       "gram", "dataset_fingerprint", "wall_seconds"):
+            assert new[column] == old[column], (old["method"], column)
+    (manifest_file,) = (old_store / "sweeps").glob("*.json")
+    converted = json.loads(manifest_file.read_text())
+    assert converted["spec"]["methods"] == list(ARMS)
+    assert set(rows["run_key"]) <= set(converted["run_keys"])
+    # A second migration finds nothing to do and changes nothing.
+    before = snapshot(old_store)
+    status, _, err = run_cli(capsys, "migrate", old_store)
+    assert status == 0 and "0 satbench 0.2 run files became 0 run files" in err
+    assert snapshot(old_store) == before
+
+
+def test_commands_work_on_a_migrated_store(old_store, capsys):
+    assert main(["migrate", str(old_store)]) == 0
+    capsys.readouterr()
+    argv = ["run", "--neurons", "8", "--clauses", "8", "--seed", "1", "--methods",
+            "dense,fpe,wide_dense", "--split", "random", "--no-progress", "--out",
+            str(old_store)]
+    assert main(argv) == 0  # the quick preset's runs, already stored: nothing to train
+    assert "found 3 of 3 runs already finished" in capsys.readouterr().err
+
+
+def test_migrated_runs_retrain_bitwise(old_store):
+    """Today's code trains converted runs to the very values satbench 0.2 stored: the dense
+    baseline and FPE with the clause split of h=4, m=16, seed 2 (a few seconds each)."""
+    migrate_store(old_store)
+    runs = stored_runs(old_store)
+    chosen = [run for run in runs.values()
+              if (run.context.neurons, run.context.task.n_clauses, run.context.seed) == (4, 16, 2)
+              and run.method in ("dense", "fpe")]
+    assert len(chosen) == 2 and all(run_path(old_store, run.key).exists() for run in chosen)
+    assert retrain_differences(old_store, chosen) == []
+
+
+def test_a_dense_run_stored_differently_in_two_files_stops_the_migration(old_store):
+    files = sorted(runs_dir(old_store).glob("*.parquet"))
+    contexts = [json.loads(pl.read_parquet_metadata(p)["satbench.run_spec"])["neurons"]
+                for p in files]
+    first, second = [p for p, h in zip(files, contexts, strict=True) if h == contexts[0]]
+    metadata = pl.read_parquet_metadata(second)
+    frame = pl.read_parquet(second)
+    frame = frame.with_columns(pl.when(pl.col("method") == "dense")
+                               .then(pl.col("test_accuracy") + 1 / 4096)
+                               .otherwise(pl.col("test_accuracy")).alias("test_accuracy"))
+    frame.write_parquet(second, metadata={k: v for k, v in metadata.items()
+                                          if k.startswith("satbench.")})
+    assert schema_of(second) == LAYOUT_1_SCHEMA
+    before = snapshot(old_store)
+    with pytest.raises(SatbenchError) as error:
+        migrate_store(old_store)
+    message = str(error.value)
+    assert "dense" in message and "differs from the same run" in message
+    assert first.name in message and second.name in message
+    assert "nothing was migrated" in message
+    assert snapshot(old_store) == before, "a failed migration wrote or moved something"
+
+
+def test_migrating_satbench_0_2_quick_store_gives_the_committed_store(tmp_path):
+    store = tmp_path / "quick"
+    assert len(write_layout_1(store)) == 24
+    # The rebuilt files are satbench 0.2's: the same rows, types and metadata as the real ones.
+    for real in sorted(runs_dir(STORE_0_2).glob("*.parquet")):
+        rebuilt = runs_dir(store) / real.name
+        assert pl.read_parquet(rebuilt).equals(pl.read_parquet(real), null_equal=True)
+        assert pl.read_parquet_schema(rebuilt) == pl.read_parquet_schema(real)
+        assert {k: v for k, v in pl.read_parquet_metadata(rebuilt).items() if "satbench" in k} \
+            == {k: v for k, v in pl.read_parquet_metadata(real).items() if "satbench" in k}
+    (real_manifest,) = (STORE_0_2 / "sweeps").glob("*.json")
+    assert json.loads((store / "sweeps" / real_manifest.name).read_text()) == json.loads(
+        real_manifest.read_text())
+    done = migrate_store(store)
+    assert (done.old_files, done.runs, done.duplicates, done.manifests) == (24, 48, 24, 1)
+    # The committed store was migrated from satbench 0.2's files: the same keys and rows.
+    assert sorted(p.name for p in runs_dir(store).glob("*.parquet")) == sorted(
+        p.name for p in runs_dir(REFERENCE).glob("*.parquet"))
+    for path in runs_dir(store).glob("*.parquet"):
+        ours = pl.read_parquet(path).row(0, named=True)
+        theirs = pl.read_parquet(runs_dir(REFERENCE) / path.name).row(0, named=True)
+        assert ours.keys() == theirs.keys(), path.name
+        assert all(ours[k] == theirs[k] or (isinstance(ours[k], float) and math.isnan(ours[k])
+                                            and math.isnan(theirs[k])) for k in ours), path.name
+
+
+def test_old_files_already_in_layout_1_stop_the_migration_before_anything_is_written(
+        old_store, tmp_path):
+    """A store whose old files were restored after a migration (layout-1/ holds files of the
+    same names): the migration refuses, and writes and moves nothing."""
+    copy = tmp_path / "copy"
+    shutil.copytree(old_store, copy)
+    migrate_store(old_store)
+    shutil.copytree(old_store / "layout-1", copy / "layout-1")
+    before = snapshot(copy)
+    with pytest.raises(SatbenchError, match="already exists"):
+        migrate_store(copy)
+    assert snapshot(copy) == before, "a refused migration wrote or moved something"
