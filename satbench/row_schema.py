@@ -155,14 +155,17 @@ def dtype_of(annotation) -> pl.DataType:
     return pl.Object
 
 
-def spec_schema_columns() -> tuple[Column, ...]:
-    """The spec columns, in row order: every registered method's params, then the context's and
-    the task's fields. Imported lazily: the method registry loads torch."""
-    from satbench.methods import METHODS
+def spec_schema_columns(with_methods: bool = True) -> tuple[Column, ...]:
+    """The spec columns, in row order: every registered method's params (unless with_methods is
+    False: the registry loads torch), then the context's and the task's fields."""
     from satbench.specs import TaskSpec, TrainingContext, column_of, spec_fields
 
     columns = {}
-    sources = [(m.params, f"{m.name} params") for m in map(METHODS.get, METHODS.names())]
+    sources = []
+    if with_methods:
+        from satbench.methods import METHODS
+
+        sources = [(m.params, f"{m.name} params") for m in map(METHODS.get, METHODS.names())]
     for spec_class, owner in sources + [(TrainingContext, "TrainingContext"),
                                         (TaskSpec, "TaskSpec")]:
         for field in spec_fields(spec_class):
@@ -175,8 +178,8 @@ def spec_schema_columns() -> tuple[Column, ...]:
     return tuple(columns.values())
 
 
-def columns() -> tuple[Column, ...]:
-    return IDENTITY + spec_schema_columns() + OUTCOME
+def columns(with_methods: bool = True) -> tuple[Column, ...]:
+    return IDENTITY + spec_schema_columns(with_methods) + OUTCOME
 
 
 def render_markdown() -> str:

@@ -19,6 +19,7 @@ import polars as pl
 
 from satbench.atomic import atomic_path
 from satbench.errors import SatbenchError
+from satbench.row_schema import columns
 
 SCHEMA = "satbench.run-rows/2"
 LAYOUT_1_SCHEMA = "satbench.run-rows/1"  # one file per FPE run with all its arms (satbench 0.2)
@@ -78,9 +79,7 @@ def mark_layout(directory) -> None:
 def write_run(directory, key: str, rows: list[dict], spec: dict) -> Path:
     """Store one run's rows under its key, atomically; known columns get their schema dtypes
     (a None in a one-row frame would otherwise be stored as the Null type)."""
-    from satbench.row_schema import columns  # the method registry: writers have torch loaded
-
-    dtypes = {c.name: c.dtype for c in columns() if c.dtype != pl.Object}
+    dtypes = {c.name: c.dtype for c in columns(with_methods=False) if c.dtype != pl.Object}
     path = run_path(directory, key)
     frame = pl.DataFrame(rows, infer_schema_length=None,
                          schema_overrides={c: dtypes[c] for c in rows[0] if c in dtypes})
