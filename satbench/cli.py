@@ -96,7 +96,8 @@ def add_spec_flags(parser, spec_classes, *, names=None, axes=False, required=(),
                                              if choices and (axes or len(choices) > 6)
                                              else "")
             if axes:
-                text += " (comma-separated values to sweep over)"
+                text += (" (true,false or either)" if kind is bool
+                         else " (comma-separated values to sweep over)")
             elif shown_defaults and field.name not in required and default is not None:
                 text += f" (default: {default})"
             if kind is bool and not axes:
