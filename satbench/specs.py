@@ -20,23 +20,25 @@ from satbench.errors import SatbenchError
 from satbench.fingerprint import sha256_of
 
 FORMS = ("cnf", "dnf")
+SUPPORTS = ("shared", "disjoint")  # clauses draw from all n variables, or each has its own k
 BASELINE = "dense"  # the method every other is measured against, and the branch source at T1
 TARGETS = ("formula", "clauses")
 
 
 def spec_field(default=MISSING, *, help: str, flag: str | None = None,
                column: str | None = None, choices: tuple | Callable[[], tuple] | None = None,
-               no_flag: str | None = None, registry=None):
+               no_flag: str | None = None, registry=None, added: bool = False):
     """A spec field with the metadata that generates its flag, its row column and its help.
 
     flag: the CLI flag (default: --name with dashes); column: the result-row column (default:
     the field's name); choices: the allowed values, or a function returning them (for registries
     that plugins extend); no_flag: why the field has no flag of its own (it must say why);
     registry: the satbench.registry.Registry the value names an object of (a plugin's version
-    then enters the run key).
+    then enters the run key); added: the field came after fingerprints were published, so a
+    fingerprint covers it only when it differs from its default (and every earlier one stays).
     """
     metadata = {"help": help, "flag": flag, "column": column, "choices": choices,
-                "no_flag": no_flag, "registry": registry}
+                "no_flag": no_flag, "registry": registry, "added": added}
     return dataclasses.field(default=default, metadata=metadata)
 
 
@@ -110,12 +112,18 @@ def max_distinct_clauses(n_vars: int, width: int, planted: bool = False) -> int:
     return comb(n_vars, width) * (2**width - (1 if planted else 0))
 
 
-def check_counts(n_vars: int, n_clauses: int, width: int, planted: bool = False) -> None:
+def check_counts(n_vars: int, n_clauses: int, width: int, planted: bool = False,
+                 support: str = "shared") -> None:
     for name, value in (("vars", n_vars), ("clauses", n_clauses), ("width", width)):
         if not isinstance(value, int | np.integer) or value < 1:
             raise SatbenchError(f"{name}: expected a positive integer, got {value!r}")
     if width > n_vars:
         raise SatbenchError(f"width: {width} is larger than the number of variables ({n_vars})")
+    if support == "disjoint":
+        if n_clauses * width > n_vars:
+            raise SatbenchError(f"support disjoint: {n_clauses} clauses of {width} variables each "
+                                f"need n_vars >= {n_clauses * width}, got {n_vars}")
+        return
     limit = max_distinct_clauses(n_vars, width, planted)
     if n_clauses > limit:
         what = "satisfied by a planted assignment" if planted else "distinct"
@@ -142,6 +150,10 @@ class TaskSpec:
     n_train: int = spec_field(4096, help="training rows", flag="--train")
     n_test: int = spec_field(2048, help="test rows", flag="--test")
     positive_fraction: float = spec_field(0.5, help="share of rows where the formula is true")
+    support: str = spec_field("shared", choices=SUPPORTS, added=True,
+                              help="shared: clauses draw their variables from all n; disjoint: "
+                                   "each clause has its own k variables (a read-once formula; "
+                                   "needs n >= m*k, the rest are irrelevant inputs)")
     seed: int = spec_field(0, help="seeds the formula and the data", column="task_seed")
     formula_fingerprint: str | None = spec_field(
         None, help="set when the formula is a user's DIMACS file rather than generated from the "
@@ -160,7 +172,7 @@ class TaskSpec:
         if self.formula_fingerprint is None:
             if self.planted and self.form != "cnf":
                 raise SatbenchError("planted: applies to cnf only")
-            check_counts(self.n_vars, self.n_clauses, self.width, self.planted)
+            check_counts(self.n_vars, self.n_clauses, self.width, self.planted, self.support)
         else:
             check_int("n_vars", self.n_vars, 1)
             check_int("n_clauses", self.n_clauses, 1)
@@ -188,11 +200,18 @@ class TaskSpec:
 
     @property
     def fingerprint(self) -> str:
-        """The task's identity: every field, so a dataset file names exactly what it holds."""
-        return sha256_of({"kind": "TaskSpec", "spec": self.to_dict()})
+        """The task's identity: every field (fields added later only when not at their default,
+        so earlier fingerprints stay valid), so a dataset file names exactly what it holds."""
+        return sha256_of({"kind": "TaskSpec", "spec": identity_dict(self)})
 
     def replace(self, **changes) -> "TaskSpec":
         return dataclasses.replace(self, **changes)
+
+
+def identity_dict(spec) -> dict:
+    """to_dict without the `added` fields that are at their defaults."""
+    return {f.name: getattr(spec, f.name) for f in dataclasses.fields(spec)
+            if not (f.metadata.get("added") and getattr(spec, f.name) == f.default)}
 
 
 def from_dict(spec_class, data: dict):
@@ -214,7 +233,7 @@ def from_dict(spec_class, data: dict):
 
 
 # The TaskSpec fields that define the formula (the rest define the dataset drawn from it).
-FORMULA_FIELDS = ("n_vars", "n_clauses", "width", "form", "planted")
+FORMULA_FIELDS = ("n_vars", "n_clauses", "width", "form", "planted", "support")
 
 # The task an experiment runs on when the user names no other: the FPE paper's Boolean DNF setting.
 # n_train and n_test come from the dense-baseline tuning (reports/tuning/dense.md): with fewer rows

@@ -164,3 +164,39 @@ def test_requests_for_every_distinct_clause_are_met_exactly():
 def test_impossible_requests_fail_with_a_clear_error(kwargs, message):
     with pytest.raises(SatbenchError, match=message):
         random_formula(**kwargs)
+
+
+@st.composite
+def disjoint_shapes(draw):
+    width = draw(st.integers(1, 4))
+    n_clauses = draw(st.integers(1, 12))
+    n_vars = draw(st.integers(n_clauses * width, n_clauses * width + 10))
+    return n_vars, n_clauses, width
+
+
+@given(disjoint_shapes(), st.sampled_from(["cnf", "dnf"]), st.booleans(), st.integers(0, 10**6))
+@settings(max_examples=80, deadline=None)
+def test_a_disjoint_formula_is_read_once(shape, form, planted, seed):
+    n_vars, n_clauses, width = shape
+    planted = planted and form == "cnf"
+    formula = random_formula(n_vars, n_clauses, width, form, seed, planted, support="disjoint")
+    variables = [abs(lit) for clause in formula.clauses for lit in clause]
+    assert len(formula.clauses) == n_clauses and formula.n_vars == n_vars
+    assert all(len(clause) == width for clause in formula.clauses)
+    assert len(variables) == len(set(variables))  # each variable in at most one clause
+    if planted:
+        keep = planted_assignment(n_vars, seed)
+        assert all(any(keep[abs(lit) - 1] == (lit > 0) for lit in clause)
+                   for clause in formula.clauses)
+
+
+def test_a_disjoint_formula_needs_m_times_k_variables():
+    with pytest.raises(SatbenchError, match="support disjoint: 5 clauses of 3 variables each "
+                                            "need n_vars >= 15, got 14"):
+        random_formula(14, 5, 3, "dnf", 0, support="disjoint")
+    assert random_formula(15, 5, 3, "dnf", 0, support="disjoint").n_clauses == 5
+
+
+def test_shared_support_is_the_generator_of_before():
+    assert random_formula(32, 8, 3, "dnf", 3) == \
+        random_formula(32, 8, 3, "dnf", 3, support="shared")

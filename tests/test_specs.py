@@ -35,12 +35,13 @@ from satbench.specs import (
 )
 from satbench.training.rows import train_and_evaluate
 
-BASE = TaskSpec(n_vars=16, n_clauses=8, width=3, form="dnf", n_train=100, n_test=50)
+BASE = TaskSpec(n_vars=32, n_clauses=8, width=3, form="dnf", n_train=100, n_test=50)
 
 CHANGES = {
-    "n_vars": 17, "n_clauses": 9, "width": 2, "form": "cnf", "planted": True,
+    "n_vars": 33, "n_clauses": 9, "width": 2, "form": "cnf", "planted": True,
     "encoding": "literals", "target": "clauses", "n_train": 101, "n_test": 51,
     "positive_fraction": 0.25, "seed": 1, "formula_fingerprint": "0" * 64,
+    "support": "disjoint",
 }
 
 
@@ -58,10 +59,19 @@ def test_any_change_to_the_spec_changes_its_fingerprint(fields):
 
 
 def test_the_fingerprint_is_the_same_in_another_process():
-    code = ("from satbench.specs import TaskSpec; print(TaskSpec(n_vars=16, n_clauses=8, "
+    code = ("from satbench.specs import TaskSpec; print(TaskSpec(n_vars=32, n_clauses=8, "
             "width=3, form='dnf', n_train=100, n_test=50).fingerprint)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == BASE.fingerprint
+
+
+def test_a_field_added_later_keeps_earlier_fingerprints():
+    # Computed by satbench 0.3.0, before `support` existed: shared support is its default.
+    task = TaskSpec(n_vars=16, n_clauses=8, width=3, form="dnf", n_train=100, n_test=50)
+    assert task.fingerprint == \
+        "b4ea6e8b80378e4dfb56cb05bc0f21244e4670f573e87bef4ad4096d43174d31"
+    assert task.replace(n_vars=24, support="disjoint").fingerprint != \
+        task.replace(n_vars=24).fingerprint
 
 
 def test_round_trip_through_a_dict():
@@ -75,7 +85,9 @@ def test_round_trip_through_a_dict():
     ({"target": "sat"}, "target: expected one of formula, clauses"),
     ({"n_train": 0}, "n_train: expected an integer >= 1"),
     ({"positive_fraction": 1.5}, "positive_fraction"),
-    ({"width": 20}, "width: 20 is larger"),
+    ({"width": 40}, "width: 40 is larger"),
+    ({"n_clauses": 11, "support": "disjoint"},
+     "support disjoint: 11 clauses of 3 variables each need n_vars >= 33, got 32"),
     ({"n_clauses": 10**9}, "clauses: 1000000000 requested"),
     ({"n_vars": 4, "n_train": 10, "n_test": 10}, "only 16 distinct assignments"),
     ({"seed": -1}, "seed"),
@@ -88,7 +100,7 @@ def test_invalid_specs_name_the_field(changes, message):
 # --- TrainingContext and RunSpec -----------------------------------------------------------
 
 # A tiny task at TaskSpec's defaults where it has them (form cnf, pm1, formula target, seed 0).
-TASK = TaskSpec(n_vars=8, n_clauses=4, n_train=64, n_test=32)
+TASK = TaskSpec(n_vars=12, n_clauses=4, n_train=64, n_test=32)
 CONTEXT = TrainingContext(TASK, neurons=2, warmup_steps=3, expanded_steps=3)
 
 
@@ -123,7 +135,7 @@ def test_a_context_round_trips_and_counts_its_steps():
     ("sparse_scratch", {"alpha": 1}, "alpha: expected an integer >= 2 for sparse_scratch"),
     ("wide_dense", {"alpha": 1}, "alpha: expected an integer >= 2 for wide_dense"),
     ("fpe", {"alpha": 0}, "alpha: expected an integer >= 1"),
-    ("fpe", {"alpha": 9}, "alpha: 9 children cannot have disjoint non-empty inputs from 8"),
+    ("fpe", {"alpha": 13}, "alpha: 13 children cannot have disjoint non-empty inputs from 12"),
     ("fpe", {"split": "bogus"}, r"split: .*'bogus'"),
     ("fpe", {"output_scale": "half"}, "output_scale: expected one of copy, divide"),
     ("dense", {"alpha": 2}, "unknown fields alpha"),
@@ -160,7 +172,7 @@ def test_a_run_round_trips_and_its_params_may_be_a_dict_or_a_dataclass():
 def test_the_run_key_is_the_same_in_another_process():
     run = RunSpec(CONTEXT, "fpe", {"alpha": 3})
     code = ("from satbench.runs import RunSpec; from satbench.specs import TaskSpec, "
-            "TrainingContext; print(RunSpec(TrainingContext(TaskSpec(n_vars=8, n_clauses=4, "
+            "TrainingContext; print(RunSpec(TrainingContext(TaskSpec(n_vars=12, n_clauses=4, "
             "n_train=64, n_test=32), neurons=2, warmup_steps=3, expanded_steps=3), 'fpe', "
             "{'alpha': 3}).key)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

@@ -240,3 +240,22 @@ def test_a_task_spec_and_its_formula_give_a_context_of_the_right_width(spec):
     context = SplitContext.for_formula(formula, spec.encoding)
     assert context.n_inputs == spec.n_inputs
     assert len(context.clause_inputs()) == spec.n_clauses
+
+
+@given(st.integers(1, 3), st.integers(1, 10), st.integers(0, 8), st.integers(2, 4),
+       st.integers(0, 10**6))
+@settings(max_examples=60, deadline=None)
+def test_the_clause_split_keeps_every_clause_of_a_read_once_formula_whole(
+        width, n_clauses, spare, alpha, seed):
+    """Whenever the balanced groups have room for every clause whole, the split finds it."""
+    n_vars = n_clauses * width + spare
+    if alpha > n_vars:
+        return
+    sizes = [n_vars // alpha + (c < n_vars % alpha) for c in range(alpha)]
+    if sum(size // width for size in sizes) < n_clauses:
+        return  # no balanced partition keeps them all whole
+    formula = random_formula(n_vars, n_clauses, width, "dnf", seed, support="disjoint")
+    context = SplitContext.for_formula(formula)
+    child = get_splitter("clause").split(np.zeros((2, n_vars)), alpha, context,
+                                         numpy_rng(seed, "split"))
+    assert clause_integrity(child, context) == 1.0

@@ -63,9 +63,8 @@ def formula_for_task(spec: TaskSpec, formula: Formula | None = None) -> Formula:
     if spec.formula_fingerprint is None:
         if formula is not None:
             raise SatbenchError("formula: the task is generated from its seed; pass no formula")
-        return random_formula(
-            spec.n_vars, spec.n_clauses, spec.width, spec.form, spec.seed, spec.planted
-        )
+        return random_formula(spec.n_vars, spec.n_clauses, spec.width, spec.form, spec.seed,
+                              spec.planted, spec.support)
     if formula is None or formula.fingerprint != spec.formula_fingerprint:
         raise SatbenchError(
             f"formula: the task needs the formula with fingerprint {spec.formula_fingerprint}"

@@ -17,11 +17,13 @@ def planted_assignment(n_vars: int, seed: int) -> np.ndarray:
 
 def random_formula(
     n_vars: int, n_clauses: int, width: int = 3, form: str = "cnf", seed: int = 0,
-    planted: bool = False,
+    planted: bool = False, support: str = "shared",
 ) -> Formula:
     """m distinct clauses drawn uniformly from all width-k clauses (without replacement).
 
-    With planted=True (cnf only) every clause is satisfied by planted_assignment(n_vars, seed), so
+    support 'disjoint' instead gives each clause its own k variables (a read-once formula): a
+    random permutation of the variables is cut into m blocks of k, signs uniform. With
+    planted=True (cnf only) every clause is satisfied by planted_assignment(n_vars, seed), so
     the formula is satisfiable.
     """
     if form not in FORMS:
@@ -29,14 +31,32 @@ def random_formula(
     if planted and form != "cnf":
         raise SatbenchError("planted: applies to cnf only (a dnf with distinct variables per term "
                             "is always satisfiable)")
-    check_counts(n_vars, n_clauses, width, planted)
-    rng = numpy_rng(seed, "formula")
+    check_counts(n_vars, n_clauses, width, planted, support)
     keep = planted_assignment(n_vars, seed) if planted else None
+    if support == "disjoint":
+        return Formula(n_vars, _disjoint(n_vars, n_clauses, width, keep, seed), form)
+    if support != "shared":
+        raise SatbenchError(f"support: expected one of shared, disjoint, got {support!r}")
+    rng = numpy_rng(seed, "formula")
     if 2 * n_clauses >= max_distinct_clauses(n_vars, width, planted):
         clauses = _choose_from_all(n_vars, n_clauses, width, keep, rng)
     else:
         clauses = _rejection_sample(n_vars, n_clauses, width, keep, rng)
     return Formula(n_vars, tuple(clauses), form)
+
+
+def _disjoint(n_vars, n_clauses, width, keep, seed) -> tuple[tuple[int, ...], ...]:
+    """m clauses on disjoint blocks of k variables; a planted assignment's one violating sign
+    pattern per clause is redrawn (rejection keeps the other patterns uniform)."""
+    rng = numpy_rng(seed, "formula-disjoint")
+    blocks = rng.permutation(n_vars)[: n_clauses * width].reshape(n_clauses, width)
+    clauses = []
+    for variables in np.sort(blocks, axis=1):
+        negated = rng.integers(0, 2, width).astype(bool)
+        while not _satisfied_by(variables, negated, keep):
+            negated = rng.integers(0, 2, width).astype(bool)
+        clauses.append(_make_clause(variables, negated))
+    return tuple(clauses)
 
 
 def _satisfied_by(variables: np.ndarray, negated: np.ndarray, keep: np.ndarray | None) -> bool:

@@ -11,6 +11,7 @@ So a reference report can never silently drift from the code: CI runs both on th
 reports (tests/test_reference_reports.py), and `satbench verify` runs them for anyone.
 """
 
+import dataclasses
 import json
 import logging
 import math
@@ -23,6 +24,7 @@ import polars as pl
 
 from satbench.errors import SatbenchError
 from satbench.runs import RunSpec
+from satbench.specs import TaskSpec, TrainingContext, column_of
 from satbench.store import find_runs, read_run, runs_dir
 from satbench.sweeps.engine import build_datasets, describe_run, jobs_with_datasets, train_job
 from satbench.sweeps.executors import SerialExecutor
@@ -33,6 +35,9 @@ log = logging.getLogger("satbench.verify")
 PROVENANCE = ("satbench_version", "git_commit", "torch_version", "device", "torch_threads",
               "wall_seconds")
 _RESULTS_LINE = re.compile(r"- Results: (.*)")
+# Spec fields added after rows were first stored: a row without one was written at its default.
+ADDED_DEFAULTS = {column_of(f): f.default for spec in (TaskSpec, TrainingContext)
+                  for f in dataclasses.fields(spec) if f.metadata.get("added")}
 
 
 def report_stores(report_dir) -> list[Path]:
@@ -86,8 +91,9 @@ def row_differences(stored: dict, fresh: dict) -> list[str]:
     """What differs between a run's stored row and its row computed now."""
     out = []
     for column in sorted(set(stored) | set(fresh)):
-        if column in PROVENANCE:
-            continue
+        if column in PROVENANCE or (column not in stored and column in ADDED_DEFAULTS
+                                    and _same(fresh[column], ADDED_DEFAULTS[column])):
+            continue  # a spec field added since the row was written, at its default: as keys do
         if column not in stored or column not in fresh:
             out.append(f"{column}: only in the {'stored' if column in stored else 'fresh'} row")
         elif not _same(stored[column], fresh[column]):
