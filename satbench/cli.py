@@ -70,15 +70,16 @@ def _field_kind(field):
 
 
 def add_spec_flags(parser, spec_classes, *, names=None, axes=False, required=(), defaults=None,
-                   shown_defaults=True) -> dict[str, list[str]]:
+                   shown_defaults=True, fill=True) -> dict[str, list[str]]:
     """A flag for every field of `spec_classes` (or the `names` among them), generated from the
     fields' metadata: flag, help, choices and type. Fields that share a flag (the task's and the
     training's --seed) share its value. axes: each flag takes a comma-separated list (a sweep
     axis). Returns {dest: field names it sets}.
 
     Unset flags are None unless shown_defaults, where the default (from `defaults`, else the
-    field's) is filled in and shown in the help.
+    field's) is shown in the help and, with fill, filled in.
     """
+    fill = fill and shown_defaults
     dests: dict[str, list[str]] = {}
     for spec_class in spec_classes:
         for field in spec_fields(spec_class):
@@ -102,11 +103,11 @@ def add_spec_flags(parser, spec_classes, *, names=None, axes=False, required=(),
                 text += f" (default: {default})"
             if kind is bool and not axes:
                 parser.add_argument(flag, dest=dest, action="store_true",
-                                    default=None if not shown_defaults else default, help=text)
+                                    default=default if fill else None, help=text)
                 continue
             parser.add_argument(flag, dest=dest, type=_list_of(kind) if axes else kind,
                                 choices=None if axes or len(choices or ()) > 6 else choices,
-                                default=(default if shown_defaults and not axes
+                                default=(default if fill and not axes
                                          and field.name not in required else None),
                                 required=field.name in required, help=text,
                                 metavar=None if choices is None or axes else
@@ -206,14 +207,13 @@ def _name_list(text: str) -> tuple[str, ...]:
     return tuple(part.strip() for part in text.split(",") if part.strip())
 
 
-def add_methods_argument(parser, default) -> None:
+def add_methods_argument(parser, default_text: str) -> None:
     from satbench.methods import METHODS
 
-    names = ", ".join(METHODS.names())
-    shown = f" (default: {','.join(default)})" if default else " (default: the preset's)"
     parser.add_argument("--methods", "--arms", dest="methods", type=_name_list,
-                        default=default, help=f"methods to train, comma-separated, from: "
-                                              f"{names}{shown}; --arms is an alias")
+                        help=f"methods to train, comma-separated, from: "
+                             f"{', '.join(METHODS.names())} (default: {default_text}); --arms "
+                             f"is an alias")
 
 
 def _context_classes():
@@ -224,18 +224,30 @@ def _context_classes():
 
 def add_run_arguments(parser) -> None:
     from satbench.methods import DEFAULT_METHODS
+    from satbench.sweeps.presets import PRESETS
 
+    parser.add_argument("--preset", help=f"take the task, training and single-valued params of "
+                                         f"a sweep preset ({', '.join(PRESETS)}); its first "
+                                         f"cell unless --neurons/--clauses are given; flags "
+                                         f"override it")
     parser.set_defaults(spec_flags=add_spec_flags(parser, _context_classes(),
-                                                  defaults=EXPERIMENT_TASK_DEFAULTS),
+                                                  defaults=EXPERIMENT_TASK_DEFAULTS, fill=False),
                         param_flags=add_spec_flags(parser, _method_classes(),
                                                    shown_defaults=False))
     parser.add_argument("--steps", type=_parse_steps,
                         help="T1,T2: shorthand for --warmup-steps T1 --expanded-steps T2")
-    add_methods_argument(parser, DEFAULT_METHODS)
+    add_methods_argument(parser, f"the preset's, else {','.join(DEFAULT_METHODS)}")
+    parser.set_defaults(default_methods=DEFAULT_METHODS)
     add_layer_format_argument(parser)
     parser.add_argument("--out", default="results/run",
                         help="results directory (default: %(default)s)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def _method_params(name: str):
+    from satbench.methods import get_method
+
+    return get_method(name).params
 
 
 def _split_context(values: dict) -> tuple[dict, dict]:
@@ -249,16 +261,31 @@ def _split_context(values: dict) -> tuple[dict, dict]:
 
 
 def runs_from_args(args) -> list:
+    """The runs of `satbench run`: defaults, then the preset's settings, then the user's flags."""
     from satbench.runs import runs_for
     from satbench.specs import TrainingContext
 
-    values = spec_values(args, args.spec_flags)
+    values, params, methods = dict(EXPERIMENT_TASK_DEFAULTS), {}, args.default_methods
+    if args.preset:
+        from satbench.sweeps.presets import get_preset
+
+        preset = get_preset(args.preset)
+        settings = {name: v[0] for name, v in preset.axes if len(v) == 1}
+        task_and_context = set(_split_context(settings)[0]) | set(_split_context(settings)[1])
+        values |= {k: v for k, v in settings.items() if k in task_and_context}
+        params = {k: v for k, v in settings.items() if k not in task_and_context}
+        values["neurons"], values["n_clauses"] = preset.cells[0]
+        methods = preset.methods
+    values |= spec_values(args, args.spec_flags)
     if args.steps is not None:
         values["warmup_steps"], values["expanded_steps"] = args.steps
     task, context = _split_context(values)
     task["planted"] = bool(task.get("planted"))
     context = TrainingContext(TaskSpec(**task), **context)
-    return runs_for(context, args.methods, **spec_values(args, args.param_flags))
+    methods = args.methods or methods
+    taken = {f.name for name in methods for f in spec_fields(_method_params(name))}
+    params = {k: v for k, v in params.items() if k in taken}  # the preset's, for these methods
+    return runs_for(context, methods, **params | spec_values(args, args.param_flags))
 
 
 def cmd_run(args) -> None:
@@ -324,7 +351,7 @@ def sweep_spec_from_args(args):
         changes["axes"] = tuple((name, values) for name, values in base.axes if name in known)
     axes = spec_values(args, args.spec_flags)
     if args.steps is not None:
-        axes["warmup_steps"], axes["expanded_steps"] = (args.steps[0],), (args.steps[1],)
+        axes["warmup_steps+expanded_steps"] = tuple(args.steps)
     return base.replace(**changes).with_axes(**axes)
 
 
@@ -477,12 +504,14 @@ def add_sweep_arguments(parser) -> None:
     parser.add_argument("--clauses", type=_int_list, help="clause counts, e.g. 4,8,16,32")
     parser.add_argument("--seeds", type=int, help="number of seeds (0..N-1), each seeding the "
                                                   "task and the training")
-    add_methods_argument(parser, None)
+    add_methods_argument(parser, "the preset's")
     classes = _context_classes() + _method_classes()
     names = [f.name for c in classes for f in spec_fields(c) if f.name not in GRID_FIELDS]
     parser.set_defaults(spec_flags=add_spec_flags(parser, classes, names=names, axes=True))
-    parser.add_argument("--steps", type=_parse_steps,
-                        help="T1,T2: shorthand for --warmup-steps T1 --expanded-steps T2")
+    parser.add_argument("--steps", type=_parse_steps, nargs="+", metavar="T1,T2",
+                        help="(T1, T2) pairs to sweep over together, e.g. --steps 1000,1000 "
+                             "3000,3000 (training budgets) or 500,1500 1000,1000 (the split's "
+                             "timing)")
     parser.add_argument("--out", help="results directory (default: results/<preset>)")
     add_executor_argument(parser)
     parser.add_argument("--trainer", default="batched", choices=TRAINERS,

@@ -15,6 +15,7 @@ import pytest
 
 import satbench
 from satbench.cli import main
+from satbench.store import read_results
 
 
 def run_cli(capsys, *argv):
@@ -323,3 +324,17 @@ def test_a_plugin_module_that_fails_to_import_is_one_line_and_exit_2(tmp_path, s
         assert done.stderr.startswith("satbench: error:") and done.stderr.count("\n") == 1
         assert message in done.stderr and "Traceback" not in done.stderr
         assert done.stdout == "" and not (tmp_path / "r").exists()
+
+
+def test_run_with_a_preset_takes_its_task_training_and_params(tmp_path, capsys):
+    status, _, err = run_cli(capsys, "run", "--preset", "paper", "--train", "64", "--test", "32",
+                             "--steps", "2,2", "--methods", "dense,fpe", "--no-progress",
+                             "--out", str(tmp_path / "r"))
+    assert status == 0, err
+    rows = {row["method"]: row for row in read_results(tmp_path / "r").to_dicts()}
+    dense, fpe = rows["dense"], rows["fpe"]
+    assert (dense["neurons"], dense["clauses"]) == (8, 8)  # the headline cell
+    assert (dense["support"], dense["vars"], dense["form"]) == ("disjoint", 96, "dnf")
+    assert (dense["learning_rate"], dense["batch_size"]) == (1e-3, 256)
+    assert (dense["n_train"], dense["warmup_steps"]) == (64, 2)  # flags override the preset
+    assert (fpe["alpha"], fpe["split"], fpe["output_scale"]) == (2, "clause", "copy")

@@ -83,9 +83,30 @@ def test_presets_are_valid_and_the_paper_preset_has_both_lines():
     paper = get_preset("paper")
     assert {(h, 8) for h in (2, 4, 8, 16)} <= set(paper.cells)
     assert {(8, m) for m in (4, 8, 16, 32)} <= set(paper.cells)
-    assert paper.seeds >= 5 and set(paper.axis("alpha", None)) == {2, 4}
-    with pytest.raises(SatbenchError, match="known presets: quick, paper, full"):
+    axes = dict(paper.axes)
+    assert paper.seeds >= 5 and set(axes["alpha"]) == {2, 4}
+    # The paper's known protocol: read-once DNF, W2 copied, as much training after the split.
+    assert axes["support"] == ("disjoint",) and axes["form"] == ("dnf",)
+    assert axes["output_scale"] == ("copy",)
+    assert all(t1 == t2 for t1, t2 in axes["warmup_steps+expanded_steps"])
+    budgets = [t1 + t2 for t1, t2 in dict(get_preset("budget").axes)[
+        "warmup_steps+expanded_steps"]]
+    assert len(budgets) >= 3 and budgets == sorted(budgets)
+    with pytest.raises(SatbenchError, match="known presets: quick, paper, budget, tuned-shared"):
         get_preset("huge")
+
+
+def test_a_joint_axis_moves_its_fields_together():
+    spec = TINY.with_axes(**{"warmup_steps+expanded_steps": ((1, 2), (3, 4))})
+    pairs = {(run.context.warmup_steps, run.context.expanded_steps) for run in spec.runs()}
+    assert pairs == {(1, 2), (3, 4)}
+    assert SweepSpec.from_dict(json.loads(json.dumps(spec.to_dict()))) == spec
+    again = spec.with_axes(warmup_steps=(5,))  # a field's new axis replaces the joint one
+    assert {run.context.warmup_steps for run in again.runs()} == {5}
+    with pytest.raises(SatbenchError, match="one spec"):
+        TINY.with_axes(**{"alpha+learning_rate": ((2, 0.1),)})
+    with pytest.raises(SatbenchError, match="each value must give 2 numbers"):
+        TINY.with_axes(**{"warmup_steps+expanded_steps": ((1, 2, 3),)})
 
 
 def test_bad_grids_fail_before_any_work():

@@ -1,9 +1,10 @@
 """SweepSpec: (neurons, clauses) cells x seeds x the values of any spec field, for a set of methods.
 
 Any field of TaskSpec, TrainingContext or a method's params can be an axis: `axes` maps a field
-name to the values it takes. A method's runs take the product of the axes of its own params, so
-the dense baseline is trained once per context however many alphas and splits FPE is swept over,
-and wide_dense once per alpha.
+name to the values it takes. Fields of one spec can also move together: the axis
+"warmup_steps+expanded_steps" takes (T1, T2) pairs, for training budgets or the split's timing.
+A method's runs take the product of the axes of its own params, so the dense baseline is trained
+once per context however many alphas and splits FPE is swept over, and wide_dense once per alpha.
 """
 
 import dataclasses
@@ -52,8 +53,10 @@ class SweepSpec:
 
     def __post_init__(self):
         axes = dict(self.axes)
-        object.__setattr__(self, "axes", tuple((name, tuple(values) if isinstance(
-            values, list | tuple) else (values,)) for name, values in axes.items()))
+        object.__setattr__(self, "axes", tuple(
+            (name, tuple(tuple(v) if isinstance(v, list) else v for v in values)
+             if isinstance(values, list | tuple) else (values,))
+            for name, values in axes.items()))
         object.__setattr__(self, "methods", tuple(self.methods))
         object.__setattr__(self, "cells", tuple((int(h), int(m)) for h, m in self.cells))
         for field in ("cells", "methods"):
@@ -61,29 +64,58 @@ class SweepSpec:
                 raise SatbenchError(f"{field}: the sweep needs at least one value")
         if isinstance(self.seeds, bool) or not isinstance(self.seeds, int) or self.seeds < 1:
             raise SatbenchError(f"seeds: expected a positive count, got {self.seeds!r}")
-        known = axis_fields(self.methods)
+        known, seen = axis_fields(self.methods), set()
         for name, values in self.axes:
-            if name not in known:
-                raise SatbenchError(f"{name}: not a field any of the sweep's methods "
-                                    f"({', '.join(self.methods)}) or its task and training "
-                                    f"take; sweepable: {', '.join(known)}")
+            fields = name.split("+")
+            for field in fields:
+                if field not in known:
+                    raise SatbenchError(f"{field}: not a field any of the sweep's methods "
+                                        f"({', '.join(self.methods)}) or its task and training "
+                                        f"take; sweepable: {', '.join(known)}")
+                if field in seen:
+                    raise SatbenchError(f"{field}: in two axes of the sweep")
+                seen.add(field)
             if not values:
                 raise SatbenchError(f"{name}: the sweep needs at least one value")
+            owners = {spec for spec in self._spec_classes()
+                      if set(fields) <= {f.name for f in spec_fields(spec)}}
+            if len(fields) > 1 and not owners:
+                raise SatbenchError(f"{name}: the fields of a joint axis must belong to one spec "
+                                    f"(the task, the training, or a method's params)")
+            if len(fields) > 1 and any(not isinstance(v, list | tuple) or len(v) != len(fields)
+                                       for v in values):
+                raise SatbenchError(f"{name}: each value must give {len(fields)} numbers, one "
+                                    f"per field, e.g. {tuple(range(1, len(fields) + 1))}")
         self.runs()  # every run validates itself: bad counts or names fail before any work
+
+    def _spec_classes(self) -> list:
+        return [TaskSpec, TrainingContext, *(get_method(m).params for m in self.methods)]
 
     @classmethod
     def grid(cls, name: str, neurons, clauses, **fields) -> "SweepSpec":
         return cls(name, tuple(itertools.product(neurons, clauses)), **fields)
 
-    def axis(self, name: str, default) -> tuple:
-        return dict(self.axes).get(name, (default,))
-
     def _products(self, spec_class, defaults: dict) -> list[dict]:
-        """Every combination of the axes of `spec_class`'s fields."""
+        """Every combination of the axes of `spec_class`'s fields (a joint axis moves its fields
+        together); fields without an axis take their defaults."""
         names = [f.name for f in spec_fields(spec_class)
                  if f.name not in GRID_FIELDS and flag_allowed(f)]
-        values = [self.axis(n, defaults.get(n, _default(spec_class, n))) for n in names]
-        return [dict(zip(names, combo, strict=True)) for combo in itertools.product(*values)]
+        groups, covered = [], set()
+        for axis, values in self.axes:
+            fields = axis.split("+")
+            if set(fields) <= set(names):
+                groups.append((fields, [v if len(fields) > 1 else (v,) for v in values]))
+                covered |= set(fields)
+        for name in names:
+            if name not in covered:
+                groups.append(([name], [(defaults.get(name, _default(spec_class, name)),)]))
+        combos = []
+        for choice in itertools.product(*[values for _, values in groups]):
+            combo = {}
+            for (fields, _), value in zip(groups, choice, strict=True):
+                combo |= dict(zip(fields, value, strict=True))
+            combos.append(combo)
+        return combos
 
     def runs(self) -> list[RunSpec]:
         runs = {}
@@ -117,7 +149,10 @@ class SweepSpec:
         return dataclasses.replace(self, **changes)
 
     def with_axes(self, **axes) -> "SweepSpec":
-        return self.replace(axes=tuple((dict(self.axes) | axes).items()))
+        """Set axes (a joint one as "a+b"=[(a, b), ...]), replacing any axis over their fields."""
+        new = {field for name in axes for field in name.split("+")}
+        kept = [(name, values) for name, values in self.axes if not new & set(name.split("+"))]
+        return self.replace(axes=tuple(kept) + tuple(axes.items()))
 
 
 def _default(spec_class, name: str):
