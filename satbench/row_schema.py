@@ -22,6 +22,7 @@ class Column(NamedTuple):
     name: str
     dtype: pl.DataType
     meaning: str
+    since: str = "0.2"  # the satbench version that first wrote it: older rows lack it
 
 
 IDENTITY = (
@@ -64,10 +65,23 @@ OUTCOME = (
     Column("test_balanced_accuracy", pl.Float64,
            "Mean of the test recalls on false and on true targets (a class absent from the "
            "targets is left out); for target `clauses`, per output, then averaged."),
+    Column("test_exact_match", pl.Float64,
+           "Fraction of test samples whose every output is right: test_accuracy for target "
+           "`formula`; for `clauses`, all m clause values at once.", "0.4"),
     Column("test_loss", pl.Float64,
            "Mean binary cross-entropy with logits over the test samples and outputs, in nats "
            "(the loss training minimises)."),
     Column("train_loss", pl.Float64, "test_loss on the training split."),
+    Column("train_loss_late", pl.Float64,
+           "train_loss of the model as it was when the last tenth of the run's own training "
+           "steps began (at least one step; for dense, of its T1 + T2). NaN when the method "
+           "trains its own way or takes no steps.", "0.4"),
+    Column("train_loss_drop_late", pl.Float64,
+           "(train_loss_late - train_loss) / train_loss_late: how much the training loss still "
+           "fell over the last tenth of the steps.", "0.4"),
+    Column("converged", pl.Boolean,
+           "train_loss_drop_late < 0.01: the training loss fell by less than 1% over the last "
+           "tenth of the steps. Null where train_loss_late is NaN.", "0.4"),
     Column("majority_accuracy", pl.Float64,
            "The floor: the test accuracy of always predicting the formula's more common value, "
            "max(p, 1 - p) with p the share of test rows where the formula is true. It is taken "
@@ -113,6 +127,13 @@ OUTCOME = (
            "the parents: how whole FPE's split kept the clauses. Set for fpe and for "
            "sparse_scratch (which trains FPE's masks); NaN for dense, dense_reset and "
            "wide_dense, which are not split."),
+    Column("clause_collisions", pl.Float64,
+           "Fraction of clause pairs whose inputs (2k for two k-literal clauses) all land in "
+           "one child of a parent, averaged over the parents: the quantity the paper's "
+           "collision law, alpha^-(2k-1), predicts for a random split. Set where "
+           "clause_integrity is; NaN with fewer than two clauses.", "0.4"),
+    Column("clause_collisions_any", pl.Float64,
+           "Fraction of clause pairs that collide (as above) in at least one parent.", "0.4"),
     Column("gram", pl.List(pl.Float64),
            "The Gram matrix W1^T W1 of the trained first layer (G_ij = W_i . W_j over the "
            "inputs' columns), row-major, values rounded to float32: inputs^2 entries, vars^2 "
@@ -174,7 +195,8 @@ def spec_schema_columns(with_methods: bool = True) -> tuple[Column, ...]:
                 continue
             owner_text = "method params" if owner.endswith("params") else owner
             columns[name] = Column(name, dtype_of(field.type),
-                                   f"{owner_text}.{field.name}: {field.metadata['help']}.")
+                                   f"{owner_text}.{field.name}: {field.metadata['help']}.",
+                                   field.metadata.get("added") or "0.2")
     return tuple(columns.values())
 
 
@@ -196,14 +218,16 @@ def render_markdown() -> str:
         "the trained model and the test split unless the column says otherwise. W1 is the "
         "first layer's effective (masked) weight, one row per hidden unit and one column per "
         "input; inputs is vars for the `pm1` encoding and 2 x vars for `literals`. NaN marks a "
-        "metric that does not apply to the method or has nothing to average.",
+        "metric that does not apply to the method or has nothing to average. `since`: the "
+        "satbench version that first wrote the column; older rows lack it, and `satbench "
+        "verify` does not count that as drift.",
         "",
-        "| column | dtype | meaning |",
-        "|---|---|---|",
+        "| column | dtype | since | meaning |",
+        "|---|---|---|---|",
     ]
     for column in columns():
         meaning = column.meaning.replace("|", "\\|")
-        lines.append(f"| `{column.name}` | {column.dtype} | {meaning} |")
+        lines.append(f"| `{column.name}` | {column.dtype} | {column.since} | {meaning} |")
     return "\n".join(lines) + "\n"
 
 

@@ -27,15 +27,16 @@ TARGETS = ("formula", "clauses")
 
 def spec_field(default=MISSING, *, help: str, flag: str | None = None,
                column: str | None = None, choices: tuple | Callable[[], tuple] | None = None,
-               no_flag: str | None = None, registry=None, added: bool = False):
+               no_flag: str | None = None, registry=None, added: str | None = None):
     """A spec field with the metadata that generates its flag, its row column and its help.
 
     flag: the CLI flag (default: --name with dashes); column: the result-row column (default:
     the field's name); choices: the allowed values, or a function returning them (for registries
     that plugins extend); no_flag: why the field has no flag of its own (it must say why);
     registry: the satbench.registry.Registry the value names an object of (a plugin's version
-    then enters the run key); added: the field came after fingerprints were published, so a
-    fingerprint covers it only when it differs from its default (and every earlier one stays).
+    then enters the run key); added: the satbench version that added the field, after
+    fingerprints were published, so a fingerprint covers it only when it differs from its
+    default (and every earlier one stays).
     """
     metadata = {"help": help, "flag": flag, "column": column, "choices": choices,
                 "no_flag": no_flag, "registry": registry, "added": added}
@@ -150,7 +151,7 @@ class TaskSpec:
     n_train: int = spec_field(4096, help="training rows", flag="--train")
     n_test: int = spec_field(2048, help="test rows", flag="--test")
     positive_fraction: float = spec_field(0.5, help="share of rows where the formula is true")
-    support: str = spec_field("shared", choices=SUPPORTS, added=True,
+    support: str = spec_field("shared", choices=SUPPORTS, added="0.4",
                               help="shared: clauses draw their variables from all n; disjoint: "
                                    "each clause has its own k variables (a read-once formula; "
                                    "needs n >= m*k, the rest are irrelevant inputs)")

@@ -2,17 +2,24 @@
 structure, clause integrity, the registry, and determinism."""
 
 import itertools
+import math
 
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from satbench.collision_law import (
+    asymptotic_collision_rate,
+    exact_collision_rate,
+    exact_whole_rate,
+)
 from satbench.errors import SatbenchError
 from satbench.generators.formula import Formula
 from satbench.generators.random_formula import random_formula
 from satbench.models import (
     SplitContext,
+    clause_collisions,
     clause_integrity,
     clause_partition,
     get_splitter,
@@ -259,3 +266,39 @@ def test_the_clause_split_keeps_every_clause_of_a_read_once_formula_whole(
     child = get_splitter("clause").split(np.zeros((2, n_vars)), alpha, context,
                                          numpy_rng(seed, "split"))
     assert clause_integrity(child, context) == 1.0
+
+
+def test_clause_collisions_count_pairs_whole_in_one_child():
+    formula = Formula(6, ((1, 2), (3, 4), (5, 6)), "dnf")
+    context = SplitContext.for_formula(formula)
+    # parent 0: clauses 1 and 2 whole in child 0, clause 3 whole in child 1 -> 1 of 3 pairs
+    # parent 1: clause 1 broken, clauses 2 and 3 whole in child 1 -> 1 of 3 pairs
+    child = np.array([[0, 0, 0, 0, 1, 1], [0, 1, 1, 1, 1, 1]], dtype=np.int8)
+    per_parent, any_parent = clause_collisions(child, context)
+    assert per_parent == pytest.approx(1 / 3)
+    assert any_parent == pytest.approx(2 / 3)  # pairs (1,2) in parent 0 and (2,3) in parent 1
+
+
+@given(st.integers(2, 4), st.integers(0, 10**6))
+@settings(max_examples=20, deadline=None)
+def test_random_split_collisions_match_the_exact_finite_n_rate(alpha, seed):
+    """Over many parents, the per-parent collision rate of the random split is the
+    hypergeometric value sum_c C(s_c, 2k) / C(n, 2k) (the law's finite-n form)."""
+    n, k = 24, 2
+    formula = random_formula(n, 2, k, "dnf", seed, support="disjoint")
+    context = SplitContext.for_formula(formula)
+    child = get_splitter("random").split(np.zeros((4000, n)), alpha, context,
+                                         numpy_rng(seed, "split"))
+    exact = exact_collision_rate(n, k, alpha)
+    assert clause_collisions(child, context)[0] == pytest.approx(exact, abs=4 * math.sqrt(
+        exact * (1 - exact) / 4000) + 1e-9)
+
+
+def test_the_exact_rates_tend_to_the_paper_s_law():
+    assert exact_collision_rate(12, 3, 2) == pytest.approx(2 * math.comb(6, 6) / math.comb(12, 6))
+    for alpha, k in ((2, 3), (4, 3), (2, 2)):
+        rates = [exact_collision_rate(alpha * m, k, alpha) for m in (8, 64, 4096)]
+        assert rates[0] < rates[1] < rates[2]  # from below, as n grows
+        assert rates[2] == pytest.approx(asymptotic_collision_rate(k, alpha), rel=1e-2)
+        assert exact_whole_rate(alpha * 4096, k, alpha) == pytest.approx(alpha ** -(k - 1),
+                                                                         rel=1e-2)

@@ -8,6 +8,7 @@ T2 steps after it with a fresh optimizer. Every method sees the same data order:
 the same rows for all of them (satbench.models.training.batch_indices).
 """
 
+import copy
 import math
 from dataclasses import dataclass, field
 
@@ -44,6 +45,14 @@ class Built:
 
     model: MLP
     clause_integrity: float = math.nan
+    clause_collisions: float = math.nan  # see satbench.models.splitters.clause_collisions
+    clause_collisions_any: float = math.nan
+
+    def measures(self) -> dict:
+        """How the model was made, for the result row."""
+        return {"clause_integrity": self.clause_integrity,
+                "clause_collisions": self.clause_collisions,
+                "clause_collisions_any": self.clause_collisions_any}
 
 
 @dataclass
@@ -97,18 +106,36 @@ class Method:
     def steps(self, context: TrainingContext) -> int:
         return context.total_steps - self.first_step(context)
 
-    def train(self, model: MLP, params, setup: Setup, on_step=None) -> None:
-        """Adam on the mean BCE with fixed masks, from first_step for steps(). A method that
-        overrides this must set batchable = False."""
+    def train(self, model: MLP, params, setup: Setup, on_step=None) -> MLP | None:
+        """Adam on the mean BCE with fixed masks, from first_step for steps(). Returns a copy of
+        the model as it was when the last tenth of its steps began (for the convergence check),
+        or None. A method that overrides this must set batchable = False."""
         context = setup.context
-        adam_steps(model, setup.optimizer(model), setup, self.first_step(context),
-                   self.steps(context), on_step)
+        first, steps = self.first_step(context), self.steps(context)
+        return adam_steps(model, setup.optimizer(model), setup, first, steps, on_step,
+                          snapshot_at=late_step(first, steps))
+
+
+def late_step(first_step: int, steps: int) -> int | None:
+    """The step where the last tenth (at least one step) of a run's training begins."""
+    return first_step + steps - math.ceil(steps / 10) if steps else None
 
 
 def adam_steps(model: MLP, optimizer, setup: Setup, first_step: int, steps: int,
-               on_step=None) -> None:
-    """Steps first_step .. first_step + steps - 1 of the context's shared schedule."""
+               on_step=None, snapshot_at: int | None = None) -> MLP | None:
+    """Steps first_step .. first_step + steps - 1 of the context's shared schedule. Returns a
+    copy of the model as it was before step snapshot_at when that step is in the range."""
     context = setup.context
-    train_steps(model, optimizer, setup.dataset.inputs("train"), setup.dataset.targets("train"),
-                first_step=first_step, steps=steps, batch_size=context.batch_size,
-                seed=context.seed, on_step=on_step)
+
+    def run(first: int, count: int) -> None:
+        train_steps(model, optimizer, setup.dataset.inputs("train"),
+                    setup.dataset.targets("train"), first_step=first, steps=count,
+                    batch_size=context.batch_size, seed=context.seed, on_step=on_step)
+
+    if snapshot_at is None or not first_step <= snapshot_at < first_step + steps:
+        run(first_step, steps)
+        return None
+    run(first_step, snapshot_at - first_step)
+    late = copy.deepcopy(model)
+    run(snapshot_at, first_step + steps - snapshot_at)
+    return late

@@ -68,4 +68,5 @@ class FPE(Expanding):
 
     def build(self, params, setup: Setup) -> Built:
         made = expansion(params, setup)
-        return Built(copy.deepcopy(made.model), made.clause_integrity)
+        return Built(copy.deepcopy(made.model), made.clause_integrity, made.clause_collisions,
+                     made.clause_collisions_any)

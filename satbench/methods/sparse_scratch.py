@@ -18,4 +18,5 @@ class SparseScratch(Expanding):  # needs_warm: its masks come from FPE's expansi
         model = setup.fresh_model(self.hidden_width(params, setup.context), "init-wide")
         model.fc1.set_mask(made.model.fc1.mask)
         model.fc2.set_mask(made.model.fc2.mask)
-        return Built(model, made.clause_integrity)
+        return Built(model, made.clause_integrity, made.clause_collisions,
+                     made.clause_collisions_any)

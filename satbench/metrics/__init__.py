@@ -4,7 +4,12 @@ W1 is a first-layer weight of shape (h, d), rows neurons and columns input featu
 masked (zeros where pruned).
 """
 
-from satbench.metrics.accuracy import accuracy, balanced_accuracy, bce_loss
+from satbench.metrics.accuracy import (
+    accuracy,
+    balanced_accuracy,
+    bce_loss,
+    exact_match_accuracy,
+)
 from satbench.metrics.capacity import (
     capacity_total,
     clause_capacity,
@@ -27,6 +32,7 @@ __all__ = [
     "accuracy",
     "balanced_accuracy",
     "bce_loss",
+    "exact_match_accuracy",
     "capacity_total",
     "clause_capacity",
     "clause_directions",

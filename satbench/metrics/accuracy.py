@@ -33,6 +33,14 @@ def accuracy(logits, targets) -> float:
     return float(np.mean((z > 0) == (y == 1)))
 
 
+def exact_match_accuracy(logits, targets) -> float:
+    """Fraction of samples whose every output is predicted right (equal to accuracy for one
+    output; for target `clauses`, every clause's value at once)."""
+    z, y = _pair(logits, targets)
+    right = ((z > 0) == (y == 1)).reshape(len(z), -1)
+    return float(np.mean(right.all(axis=1)))
+
+
 def balanced_accuracy(logits, targets) -> float:
     """Mean of the per-class recalls (recall on 0s and recall on 1s).
 

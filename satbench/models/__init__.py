@@ -14,6 +14,7 @@ from satbench.models.splitters import (
     RandomSplitter,
     SplitContext,
     Splitter,
+    clause_collisions,
     clause_integrity,
     get_splitter,
     input_variables,
@@ -26,7 +27,7 @@ from satbench.models.splitters import (
 __all__ = [
     "MLP", "OUTPUT_SCALES", "ClauseSplitter", "ContiguousSplitter", "Expansion", "MaskedLinear",
     "RandomSharedSplitter", "RandomSplitter", "SPLITTERS", "SplitContext", "Splitter",
-    "clause_integrity", "clause_partition", "expand", "get_splitter", "input_variables",
-    "prune_to_budget", "register_splitter", "split_neurons", "split_problems", "splitter_names",
-    "unregister_splitter",
+    "clause_collisions", "clause_integrity", "clause_partition", "expand", "get_splitter",
+    "input_variables", "prune_to_budget", "register_splitter", "split_neurons",
+    "split_problems", "splitter_names", "unregister_splitter",
 ]

@@ -27,6 +27,7 @@ from satbench.models.mlp import MLP
 from satbench.models.splitters import (
     SplitContext,
     Splitter,
+    clause_collisions,
     clause_integrity,
     get_splitter,
     split_problems,
@@ -54,6 +55,8 @@ class Expansion:
     output_scale: str
     clause_integrity: float
     budget: int
+    clause_collisions: float = float("nan")  # clause pairs in one child, mean over parents
+    clause_collisions_any: float = float("nan")  # ... in one child of at least one parent
 
 
 def resolve_splitter(splitter: str | Splitter) -> Splitter:
@@ -98,12 +101,14 @@ def expand(dense: MLP, alpha: int, splitter: str | Splitter, context: SplitConte
         raise SatbenchError(f"split {splitter.name!r}: {problems[0]}")
     child = child.copy()
     child.flags.writeable = False
+    collisions = (float("nan"), float("nan"))
     if context.clauses is not None:
         integrity = clause_integrity(child, context)
+        collisions = clause_collisions(child, context)
     unpruned = split_neurons(dense, child, alpha, output_scale)
     model = prune_to_budget(unpruned, budget)
     return Expansion(model, unpruned, child, alpha, splitter.name, output_scale, integrity,
-                     budget)
+                     budget, *collisions)
 
 
 def _copy(model: MLP) -> MLP:

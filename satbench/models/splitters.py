@@ -177,6 +177,26 @@ def clause_integrity(child, context: SplitContext) -> float:
     return float(np.mean(whole))
 
 
+def clause_collisions(child, context: SplitContext) -> tuple[float, float]:
+    """How often two clauses collide: all 2k of their inputs in one child of a parent.
+
+    Returns (the fraction of clause pairs that collide, averaged over the parents: what the
+    collision law predicts per parent; the fraction of pairs that collide in at least one
+    parent). Inputs are as in clause_integrity. NaN with fewer than two clauses.
+    """
+    child = np.atleast_2d(np.asarray(child))
+    groups = context.clause_inputs()
+    if len(groups) < 2:
+        return float("nan"), float("nan")
+    whole = np.stack([(child[:, g] == child[:, g[:1]]).all(axis=1) for g in groups], axis=1)
+    label = np.stack([child[:, g[0]] for g in groups], axis=1).astype(np.int64)
+    # pair (a, b) collides in parent p when both are whole there and share the label
+    same = (label[:, :, None] == label[:, None, :]) & whole[:, :, None] & whole[:, None, :]
+    upper = np.triu(np.ones((len(groups), len(groups)), dtype=bool), k=1)
+    pairs = same[:, upper]  # (parents, pairs)
+    return float(pairs.mean()), float(pairs.any(axis=0).mean())
+
+
 # --- built-in splitters --------------------------------------------------------------------
 
 

@@ -23,6 +23,7 @@ from pathlib import Path
 import polars as pl
 
 from satbench.errors import SatbenchError
+from satbench.row_schema import OUTCOME
 from satbench.runs import RunSpec
 from satbench.specs import TaskSpec, TrainingContext, column_of
 from satbench.store import find_runs, read_run, runs_dir
@@ -38,6 +39,7 @@ _RESULTS_LINE = re.compile(r"- Results: (.*)")
 # Spec fields added after rows were first stored: a row without one was written at its default.
 ADDED_DEFAULTS = {column_of(f): f.default for spec in (TaskSpec, TrainingContext)
                   for f in dataclasses.fields(spec) if f.metadata.get("added")}
+OUTCOME_SINCE = {column.name: column.since for column in OUTCOME}
 
 
 def report_stores(report_dir) -> list[Path]:
@@ -87,13 +89,26 @@ def _same(a, b) -> bool:
     return a == b
 
 
+def _added_since(column: str, stored: dict, fresh: dict) -> bool:
+    """A column the stored row predates: a spec field at its default (as keys ignore it), or an
+    outcome column first written by a later satbench than the row's."""
+    if column in ADDED_DEFAULTS:
+        return _same(fresh[column], ADDED_DEFAULTS[column])
+    since = OUTCOME_SINCE.get(column)
+    return since is not None and _version(stored.get("satbench_version")) < _version(since)
+
+
+def _version(text) -> tuple[int, ...]:
+    return tuple(int(part) for part in re.findall(r"\d+", str(text))[:3]) or (0,)
+
+
 def row_differences(stored: dict, fresh: dict) -> list[str]:
     """What differs between a run's stored row and its row computed now."""
     out = []
     for column in sorted(set(stored) | set(fresh)):
-        if column in PROVENANCE or (column not in stored and column in ADDED_DEFAULTS
-                                    and _same(fresh[column], ADDED_DEFAULTS[column])):
-            continue  # a spec field added since the row was written, at its default: as keys do
+        if column in PROVENANCE or (column not in stored and _added_since(column, stored,
+                                                                          fresh)):
+            continue
         if column not in stored or column not in fresh:
             out.append(f"{column}: only in the {'stored' if column in stored else 'fresh'} row")
         elif not _same(stored[column], fresh[column]):

@@ -57,6 +57,7 @@ import torch
 
 from satbench.errors import SatbenchError
 from satbench.methods import BASELINE, Setup, get_method
+from satbench.methods.base import late_step
 from satbench.models import MLP
 from satbench.rng import torch_generator
 from satbench.runs import RunSpec
@@ -169,11 +170,11 @@ class _ContextState:
         method = run.trainer
         built = method.build(run.params, self.setup)
         return _Job(self, run, built.model, first_step=method.first_step(self.context),
-                    steps=method.steps(self.context), clause_integrity=built.clause_integrity)
+                    steps=method.steps(self.context), measures=built.measures())
 
     def result(self) -> list[Trained]:
-        return [Trained(run, model, self.seconds, integrity)
-                for run in self.runs for model, integrity in [self.trained[run.key]]]
+        return [Trained(run, model, self.seconds, layer_format="masked", late=late, **measures)
+                for run in self.runs for model, late, measures in [self.trained[run.key]]]
 
 
 class _Layout:
@@ -222,11 +223,15 @@ class _Job:
 
     def __init__(self, owner: _ContextState, run: RunSpec | None, model: MLP, *,
                  first_step: int, steps: int, checkpoint: int | None = None,
-                 clause_integrity: float = float("nan")):
+                 measures: dict | None = None):
         if model.fc1.bias is None or model.fc2.bias is None:
             raise SatbenchError("batched training: expected an MLP with biases")
         # run: None for a dense model trained only for its state at T1
-        self.owner, self.run, self.clause_integrity = owner, run, clause_integrity
+        self.owner, self.run, self.measures = owner, run, measures or {}
+        # The model when the last tenth of its steps begins, for the convergence check (as
+        # Method.train takes it); a dense model trained only to T1 needs none.
+        late = late_step(first_step, steps) if run is not None else None
+        self.late_at, self.late = (None if late is None else late - first_step), None
         self.width = model.width
         self.layout = _Layout(model.width, model.n_inputs, model.n_outputs)
         self.params = torch.zeros(self.layout.size)
@@ -249,7 +254,9 @@ class _Job:
         self.weight_decay = float(context.weight_decay)
 
     def until_event(self) -> int:
-        return (self.checkpoint if self.checkpoint is not None else self.steps) - self.done
+        events = [self.steps, self.checkpoint, self.late_at if self.late is None else None]
+        return min(e for e in events if e is not None and e > self.done) - self.done \
+            if self.done < self.steps else 0
 
     def model(self) -> MLP:
         w1, b1, w2, b2 = self.layout.views(self.params)
@@ -345,13 +352,15 @@ def _fire_events(jobs: list[_Job]) -> list[_Job]:
     active, pending = [], list(jobs)
     while pending:
         job = pending.pop(0)
+        if job.late is None and job.done == job.late_at:
+            job.late = job.model()
         if job.checkpoint is not None and job.done == job.checkpoint:
             job.checkpoint = None
             with torch.enable_grad():  # expand and the MLP constructors build normal modules
                 pending.extend(job.owner.after_warmup(job.model()))
         if job.done == job.steps:
             if job.run is not None:
-                job.owner.trained[job.run.key] = (job.model(), job.clause_integrity)
+                job.owner.trained[job.run.key] = (job.model(), job.late, job.measures)
         else:
             active.append(job)
     return active

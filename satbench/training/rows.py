@@ -3,10 +3,19 @@ provenance. The spec columns are generated from the spec fields (satbench.specs.
 new field, or a plugin method's params, reach the rows without being named here.
 """
 
+import math
+
 import numpy as np
 import torch
 
-from satbench.metrics import accuracy, balanced_accuracy, bce_loss, gram, interference_summary
+from satbench.metrics import (
+    accuracy,
+    balanced_accuracy,
+    bce_loss,
+    exact_match_accuracy,
+    gram,
+    interference_summary,
+)
 from satbench.provenance import provenance
 from satbench.specs import column_of, spec_fields
 from satbench.threads import training_threads
@@ -26,6 +35,21 @@ def run_columns(run) -> dict:
             "compare_with": ",".join(method.compare_with),
             **spec_columns(run.params), **spec_columns(run.context),
             **spec_columns(run.context.task)}
+
+
+CONVERGED_DROP = 0.01  # a relative fall in train loss over the last tenth of the steps
+
+
+def convergence(late, inputs, targets, final_loss: float) -> dict:
+    """The train loss when the last tenth of the steps began, its relative fall since, and
+    whether that fall is under CONVERGED_DROP (None when no such model was kept)."""
+    if late is None:
+        return {"train_loss_late": math.nan, "train_loss_drop_late": math.nan, "converged": None}
+    with torch.no_grad():
+        before = bce_loss(late.eval()(inputs), targets)
+    drop = (before - final_loss) / before if before > 0 else 0.0
+    return {"train_loss_late": before, "train_loss_drop_late": drop,
+            "converged": bool(drop < CONVERGED_DROP)}
 
 
 @training_threads()
@@ -49,13 +73,18 @@ def evaluate(trained: Trained, dataset) -> dict:
         "test_accuracy": accuracy(logits["test"], targets["test"]),
         "train_accuracy": accuracy(logits["train"], targets["train"]),
         "test_balanced_accuracy": balanced_accuracy(logits["test"], targets["test"]),
+        "test_exact_match": exact_match_accuracy(logits["test"], targets["test"]),
         "test_loss": bce_loss(logits["test"], targets["test"]),
         "train_loss": bce_loss(logits["train"], targets["train"]),
+        **convergence(trained.late, inputs["train"], targets["train"],
+                      bce_loss(logits["train"], targets["train"])),
         "majority_accuracy": max(positive_share, 1 - positive_share),
         "nnz_weights": model.nnz_weights(),
         "nnz_biases": model.nnz_biases(),
         **interference,
         "clause_integrity": trained.clause_integrity,
+        "clause_collisions": trained.clause_collisions,
+        "clause_collisions_any": trained.clause_collisions_any,
         "gram": gram(w1).astype(np.float32).ravel().tolist(),
         "task_fingerprint": task.fingerprint,
         "dataset_fingerprint": dataset.fingerprint,

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from satbench.errors import SatbenchError
 from satbench.methods import BASELINE, Setup, get_method
-from satbench.methods.base import adam_steps
+from satbench.methods.base import adam_steps, late_step
 from satbench.models import MLP
 from satbench.runs import RunSpec
 from satbench.threads import training_threads
@@ -29,6 +29,9 @@ class Trained:
     wall_seconds: float
     clause_integrity: float = math.nan
     layer_format: str = "masked"  # the format the first layer trained in
+    clause_collisions: float = math.nan
+    clause_collisions_any: float = math.nan
+    late: MLP | None = None  # the model when the last tenth of its steps began
 
 
 def shared_context(runs: list[RunSpec]):
@@ -68,13 +71,14 @@ def train_runs(runs: list[RunSpec], dataset, layer_format: str = "auto",
         run = baseline[0] if baseline else RunSpec(context, BASELINE)
         dense = get_method(BASELINE).build(run.params, setup).model
         optimizer = setup.optimizer(dense)  # kept across T1: dense is one continuous run
-        adam_steps(dense, optimizer, setup, 0, context.warmup_steps, on_step)
+        snapshot = late_step(0, context.total_steps) if baseline else None
+        late = adam_steps(dense, optimizer, setup, 0, context.warmup_steps, on_step, snapshot)
         setup.warm = copy.deepcopy(dense)
         warm_seconds = time.perf_counter() - start
         if baseline:
-            adam_steps(dense, optimizer, setup, context.warmup_steps, context.expanded_steps,
-                       on_step)
-            trained[run.key] = Trained(run, dense, time.perf_counter() - start)
+            late = adam_steps(dense, optimizer, setup, context.warmup_steps,
+                              context.expanded_steps, on_step, snapshot) or late
+            trained[run.key] = Trained(run, dense, time.perf_counter() - start, late=late)
     for run in runs:
         if run.method == BASELINE:
             continue
@@ -83,7 +87,9 @@ def train_runs(runs: list[RunSpec], dataset, layer_format: str = "auto",
         model = with_format(built.model, run.params.alpha, fmt) if method.structured \
             else built.model
         start = time.perf_counter()
-        method.train(model, run.params, setup, on_step)
+        late = method.train(model, run.params, setup, on_step)
         seconds = time.perf_counter() - start + (warm_seconds if method.starts_from else 0.0)
-        trained[run.key] = Trained(run, as_masked(model), seconds, built.clause_integrity, fmt)
+        trained[run.key] = Trained(run, as_masked(model), seconds, layer_format=fmt,
+                                   late=None if late is None else as_masked(late),
+                                   **built.measures())
     return [trained[run.key] for run in runs]
