@@ -321,3 +321,30 @@ def test_every_method_is_compared_with_dense_per_cell_without_its_code(tmp_path)
     assert "+5.00 ± 0.00 (p " in fpe_line  # the planted gain, paired within each context
     mine_line = next(line for line in section.splitlines() if line.startswith("| mine "))
     assert "+2.00 ± 0.00 (p " in mine_line
+
+
+def test_budget_collisions_and_the_paper_table_from_a_real_read_once_sweep(tmp_path):
+    """A small sweep at two budgets on read-once formulas: the report gains its budget verdicts,
+    the collision table with the exact random-split value, and the against-the-paper table."""
+    from satbench.cli import main
+    from satbench.collision_law import exact_collision_rate
+
+    out = tmp_path / "s"
+    assert main(["sweep", "--neurons", "2", "--clauses", "4", "--vars", "12", "--support",
+                 "disjoint", "--train", "64", "--test", "32", "--seeds", "3", "--steps", "2,2",
+                 "6,6", "--methods", "dense,fpe", "--split", "clause,random", "--executor",
+                 "serial", "--no-progress", "--out", str(out)]) == 0
+    report = (out / "report" / "report.md").read_text()
+    budget = report.split("## FPE's gain against the training budget")[1].split("\n## ")[0]
+    assert "| α=2, clause split | 4 | 3 |" in budget and "| α=2, random split | 12 | 3 |" in budget
+    verdicts = [line for line in budget.splitlines() if line.startswith("- **")]
+    assert len(verdicts) == 2 and all(line.split("**")[1] in ("survives", "shrinks", "vanishes",
+                                                              "no gain") for line in verdicts)
+    collisions = report.split("## The collision law, measured")[1].split("\n## ")[0]
+    assert f"| {exact_collision_rate(12, 3, 2):.4f} |" in collisions
+    assert "| 1.000 |" in collisions  # the clause split keeps every read-once clause whole
+    paper = report.split("## Against the paper")[1].split("\n## ")[0]
+    assert "Gains survive longer training" in paper and "not measured (no such" in paper
+    assert (out / "report" / "collisions.png").exists()
+    rows = read_results(out)
+    assert rows["converged"].null_count() == 0 and rows["train_loss_late"].is_nan().sum() == 0

@@ -92,7 +92,8 @@ def test_presets_are_valid_and_the_paper_preset_has_both_lines():
     budgets = [t1 + t2 for t1, t2 in dict(get_preset("budget").axes)[
         "warmup_steps+expanded_steps"]]
     assert len(budgets) >= 3 and budgets == sorted(budgets)
-    with pytest.raises(SatbenchError, match="known presets: quick, paper, budget, tuned-shared"):
+    with pytest.raises(SatbenchError, match="known presets: quick, paper, budget, timing, "
+                                            "tuned-shared"):
         get_preset("huge")
 
 

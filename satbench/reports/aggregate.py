@@ -26,7 +26,8 @@ CELL = ("neurons", "clauses")
 DESIGN = ("neurons", "clauses", "alpha", "split", "seed")
 ARM_METRICS = ("run_key", "test_accuracy", "train_accuracy", "mean_abs_cos",
                "mean_abs_cos_shared_inputs", "capacity_total", "capacity_clause_total",
-               "clause_interference", "polysemanticity_mean", "nnz_weights")
+               "clause_interference", "polysemanticity_mean", "nnz_weights", "converged",
+               "clause_collisions", "clause_integrity", "test_exact_match")
 # Spec columns that are neither the design nor a copy of it.
 NOT_SETTINGS = DESIGN + ("task_seed",)
 

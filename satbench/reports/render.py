@@ -15,6 +15,7 @@ from pathlib import Path
 import polars as pl
 
 from satbench.reports import figures, stats
+from satbench.reports.against_paper import against_paper_section, report_conclusions
 from satbench.reports.aggregate import (
     Results,
     arm_difference,
@@ -25,16 +26,17 @@ from satbench.reports.aggregate import (
     run_params,
     setting_columns,
 )
+from satbench.reports.collisions import collision_figure, collision_runs, collision_section
 from satbench.reports.comparisons import comparison_section
 from satbench.reports.conclusions import (
     Conclusion,
-    all_conclusions,
     ci_points,
     format_p,
     line_label,
     lines,
     points,
 )
+from satbench.reports.schedule import budget_section
 from satbench.reports.tables import markdown_table as table
 from satbench.reports.tables import percent_ci
 
@@ -286,8 +288,9 @@ def render(results: Results, directory: Path) -> tuple[str, list[str]]:
     body = header(results)
     if results.notes:
         body += ["## Notes", "", *[f"- {n}" for n in results.notes], ""]
-    body += conclusion_section(all_conclusions(results))
-    body += pooled_section(results)
+    body += conclusion_section(report_conclusions(results))
+    body += against_paper_section(results)
+    body += pooled_section(results) + budget_section(results) + collision_section(results)
     body += ["## Figures", ""]
     settings = sorted(results.runs["setting"].unique())
     for k, setting in enumerate(settings):
@@ -304,6 +307,10 @@ def render(results: Results, directory: Path) -> tuple[str, list[str]]:
     body += figure_section("Gram matrices at the highest pressure", "gram.png",
                            draw(figures.gram, "gram.png"),
                            "no run holds Gram matrices for both dense and FPE")
+    if not collision_runs(results).is_empty():
+        body += figure_section("Clause collisions against α", "collisions.png",
+                               draw(collision_figure, "collisions.png"),
+                               "no FPE run stored its clause collisions")
     body += cell_section(results) + paper_cell_section(results) + interference_section(results)
     body += comparison_section(results) + statistics_section()
     return "\n".join(body), made

@@ -1,0 +1,161 @@
+"""FPE's gain against the training schedule: the budget (T1 + T2) and the split's timing (T1's
+share of a fixed T1 + T2).
+
+Runs at different schedules are different training contexts of one task and seed, so they pair
+on (cell, seed, alpha, split) and every other setting. For each line (alpha, split and the rest of
+the setting) the budget table gives the pooled paired gain at each budget, the dense and FPE
+accuracies and the share of models whose training loss had stopped falling (`converged`), and a
+verdict on the gain as the budget grows:
+- survives: the gain at the largest budget is positive (both 95% intervals above 0) and not
+  significantly smaller than at the smallest;
+- shrinks: still positive at the largest budget, but significantly smaller than at the smallest;
+- vanishes: positive at the smallest budget and not at the largest;
+- no gain: not positive at the smallest budget either.
+"""
+
+import polars as pl
+
+from satbench.reports import stats
+from satbench.reports.aggregate import Results, col, groups_by_cell, paired
+from satbench.reports.conclusions import (
+    Conclusion,
+    ci_points,
+    format_p,
+    intervals,
+    line_label,
+    points,
+)
+from satbench.reports.tables import markdown_table, percent_ci
+
+STEPS = ("warmup_steps", "expanded_steps")
+PAIR_ON = ("neurons", "clauses", "seed", "alpha", "split", "base")
+
+
+def schedule_runs(results: Results) -> pl.DataFrame:
+    """The paired runs with their total steps, T1 share and `base`: the setting without the
+    schedule."""
+    runs = paired(results.runs)
+    if runs.is_empty() or not set(STEPS) <= set(runs.columns):
+        return runs.clear()
+    others = [s for s in results.settings if s not in STEPS]
+    base = pl.concat_str([pl.concat_str([pl.lit(f"{s}="),
+                                         pl.col(s).cast(pl.String).fill_null("?")])
+                          for s in others], separator=", ") if others else pl.lit("")
+    total = pl.col("warmup_steps") + pl.col("expanded_steps")
+    return runs.with_columns(base.alias("base"), total.alias("total_steps"),
+                             (pl.col("warmup_steps") / total).alias("warmup_share"))
+
+
+def _pooled(frame: pl.DataFrame, value: str) -> tuple[stats.Estimate, stats.Summary]:
+    return stats.pooled_mean(groups_by_cell(frame, value)), stats.summarize(frame[value])
+
+
+def _paired_change(frame: pl.DataFrame, by: str, low, high) -> pl.DataFrame:
+    """gain at by=high minus gain at by=low, run by run."""
+    a = frame.filter(pl.col(by) == high).select(*PAIR_ON, pl.col("gain").alias("a"))
+    b = frame.filter(pl.col(by) == low).select(*PAIR_ON, pl.col("gain").alias("b"))
+    pairs = a.join(b, on=list(PAIR_ON), how="inner", nulls_equal=True)
+    return pairs.with_columns((pl.col("a") - pl.col("b")).alias("diff"))
+
+
+def budget_verdict(at_low: stats.Estimate, at_high: stats.Estimate,
+                   change: stats.Estimate) -> str:
+    if stats.joint_verdict(at_high) == "yes":
+        return "shrinks" if stats.joint_verdict(change, -1) == "yes" else "survives"
+    return "vanishes" if stats.joint_verdict(at_low) == "yes" else "no gain"
+
+
+def budget_lines(results: Results):
+    """(base, alpha, split, budgets, {budget: frame}, verdict, change estimate) per line whose
+    runs span two or more budgets at one T1 share."""
+    runs = schedule_runs(results)
+    out = []
+    if runs.is_empty() or runs["total_steps"].n_unique() < 2:
+        return out
+    for (base, alpha, split, _), frame in runs.sort("base", "alpha", "split").group_by(
+            "base", "alpha", "split", "warmup_share", maintain_order=True):
+        budgets = sorted(frame["total_steps"].unique())
+        if len(budgets) < 2:
+            continue
+        by_budget = {b: frame.filter(pl.col("total_steps") == b) for b in budgets}
+        low, high = _pooled(by_budget[budgets[0]], "gain")[0], \
+            _pooled(by_budget[budgets[-1]], "gain")[0]
+        change = _pooled(_paired_change(frame, "total_steps", budgets[0], budgets[-1]),
+                         "diff")[0]
+        out.append((base, alpha, split, budgets, by_budget, budget_verdict(low, high, change),
+                    change))
+    return out
+
+
+def _share(frame: pl.DataFrame, method: str) -> str:
+    name = col(method, "converged")
+    if name not in frame.columns or frame[name].drop_nulls().is_empty():
+        return "–"
+    values = frame[name].drop_nulls()
+    return f"{int(values.sum())}/{len(values)}"
+
+
+def budget_section(results: Results) -> list[str]:
+    found = budget_lines(results)
+    if not found:
+        return []
+    rows, verdicts = [], []
+    for base, alpha, split, budgets, by_budget, verdict, change in found:
+        label = line_label(base, alpha, split)
+        for budget in budgets:
+            frame = by_budget[budget]
+            gain = stats.summarize(frame["gain"])
+            rows.append([label, budget, frame.height,
+                         percent_ci(stats.summarize(frame[col("dense")])),
+                         percent_ci(stats.summarize(frame[col("fpe")])),
+                         f"{points(gain.mean)} ± {points(gain.half_width, False)}",
+                         format_p(gain.p), _share(frame, "dense"), _share(frame, "fpe")])
+        verdicts.append(f"- **{verdict}** ({label}): gain at {budgets[-1]} steps minus gain at "
+                        f"{budgets[0]}: {points(change.value)} points, {intervals(change)}")
+    return ["## FPE's gain against the training budget", "",
+            "The same task, data and seeds at each budget (T1 + T2 steps, T1 = T2's share "
+            "fixed). Accuracies in %, mean ± 95% t half-width; gain in points, paired within "
+            "each context, with its paired t-test p. converged: models whose training loss fell "
+            "by under 1% over their last tenth of steps. Verdict (see satbench.reports.schedule): "
+            "survives, shrinks, vanishes or no gain as the budget grows.", "",
+            markdown_table(["line", "steps (T1+T2)", "runs", "dense", "fpe", "gain (points)",
+                            "p", "dense converged", "fpe converged"], rows),
+            "", *verdicts, ""]
+
+
+def timing_conclusions(results: Results) -> list[Conclusion]:
+    """Does splitting earlier help more? The slope of the gain on T1's share of a fixed total."""
+    runs = schedule_runs(results)
+    out = []
+    if runs.is_empty():
+        return out
+    for (base, alpha, split, total), frame in runs.sort("base", "alpha", "split").group_by(
+            "base", "alpha", "split", "total_steps", maintain_order=True):
+        if frame["warmup_share"].n_unique() < 3:
+            continue
+        fit = stats.least_squares(frame["warmup_share"], frame["gain"])
+        if fit is None:
+            continue
+        estimate = fit.slope_estimate
+        out.append(Conclusion(
+            "split timing", f"Splitting earlier helps more ({line_label(base, alpha, split)}, "
+            f"{total} steps in all)", stats.joint_verdict(estimate, -1),
+            f"slope of the gain on T1's share of the steps: {points(fit.slope)} points per unit "
+            f"share, 95% CI {ci_points(estimate.low, estimate.high)} (bootstrap), "
+            f"{ci_points(estimate.t_low, estimate.t_high)} (t); R^2 = {fit.r2:.2f} over "
+            f"{fit.n} runs"))
+    return out
+
+
+def budget_conclusions(results: Results) -> list[Conclusion]:
+    """The gain still positive at the largest budget, per line (yes/no/inconclusive)."""
+    out = []
+    for base, alpha, split, budgets, by_budget, verdict, _ in budget_lines(results):
+        estimate, summary = _pooled(by_budget[budgets[-1]], "gain")
+        out.append(Conclusion(
+            "training budget", f"FPE still beats dense at {budgets[-1]} steps, "
+            f"{budgets[-1] // budgets[0]}x the smallest budget "
+            f"({line_label(base, alpha, split)})", stats.joint_verdict(estimate),
+            f"gain {points(estimate.value)} points, {intervals(estimate)}; the gain {verdict} "
+            f"from {budgets[0]} steps"))
+    return out
