@@ -140,7 +140,8 @@ def test_a_context_round_trips_and_counts_its_steps():
     ("fpe", {"output_scale": "half"}, "output_scale: expected one of copy, divide"),
     ("dense", {"alpha": 2}, "unknown fields alpha"),
     ("wide_dense", ExpansionParams(), "params: wide_dense takes WideParams, got ExpansionParams"),
-    ("moe", None, "methods: unknown method 'moe'; known methods: dense, dense_reset, fpe"),
+    ("moe", None, "methods: unknown method 'moe'; known methods: dense, dense_reset, "
+                    "dropconnect, fpe"),
 ])
 def test_invalid_runs_are_one_line_errors(method, params, message):
     with pytest.raises(SatbenchError, match=message) as error:
@@ -182,7 +183,7 @@ def test_the_run_key_is_the_same_in_another_process():
 # --- every spec field reaches the flags, the rows and the key ------------------------------
 
 # Changes the generic rule below cannot make (no default to step from, or a value it must be).
-CHANGE_OVERRIDES = {"formula_fingerprint": "0" * 64}
+CHANGE_OVERRIDES = {"formula_fingerprint": "0" * 64, "overlap": 1, "drop": 0.25}
 
 
 def changed_value(field: dataclasses.Field, value):

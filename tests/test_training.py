@@ -298,3 +298,34 @@ def test_only_code_changes_make_the_recorded_commit_dirty(tmp_path):
     specs = clone / "satbench" / "specs.py"
     specs.write_text(specs.read_text(encoding="utf-8") + "# changed\n", encoding="utf-8")
     assert commit() == head + "-dirty"
+
+
+def test_dropconnect_with_nothing_dropped_is_dense_reset():
+    runs = [RunSpec(CONTEXT, "dense_reset"), RunSpec(CONTEXT, "dropconnect", {"drop": 0.0})]
+    reset, nothing_dropped = train_runs(runs, build_dataset(TASK))
+    for a, b in zip(reset.model.parameters(), nothing_dropped.model.parameters(), strict=True):
+        torch.testing.assert_close(a, b, rtol=0, atol=1e-6)
+    dropped = train_runs([RunSpec(CONTEXT, "dropconnect", {"drop": 0.5})], build_dataset(TASK))[0]
+    assert not torch.equal(dropped.model.fc1.weight, reset.model.fc1.weight)
+    assert dropped.model.nnz_weights() == reset.model.nnz_weights()  # the same budget
+    assert dropped.late is not None  # its own loop keeps the convergence snapshot too
+    with pytest.raises(SatbenchError, match=r"drop: expected a probability in \[0, 1\)"):
+        RunSpec(CONTEXT, "dropconnect", {"drop": 1.0})
+
+
+def test_overlapping_children_share_inputs_and_keep_the_budget():
+    dataset = build_dataset(TASK)
+    warm = train_runs([RunSpec(CONTEXT, "dense")], dataset)[0].model
+    context = SplitContext.for_formula(dataset.formula)
+    disjoint = expand(warm, 3, "random", context, numpy_rng(0, "s"), overlap=1)
+    default = expand(warm, 3, "random", context, numpy_rng(0, "s"))
+    assert torch.equal(disjoint.model.fc1.weight, default.model.fc1.weight)
+    overlapping = expand(warm, 3, "random", context, numpy_rng(0, "s"), overlap=2)
+    # before pruning, every input of a parent feeds exactly 2 of its 3 children
+    members = overlapping.unpruned.fc1.mask.reshape(4, 3, -1).sum(dim=1)
+    assert torch.equal(members, 2 * warm.fc1.mask.to(members.dtype))
+    assert overlapping.model.nnz_weights() == warm.nnz_weights()
+    run = RunSpec(CONTEXT, "fpe_overlap", {"alpha": 3, "overlap": 2})
+    assert train_runs([run], dataset)[0].model.nnz_weights() == warm.nnz_weights()
+    with pytest.raises(SatbenchError, match="overlap: expected 1..alpha"):
+        RunSpec(CONTEXT, "fpe_overlap", {"alpha": 2, "overlap": 3})

@@ -11,7 +11,8 @@ from satbench.errors import SatbenchError
 from satbench.methods.base import BUDGETS, Built, Method, NoParams, Setup, alpha_field
 from satbench.methods.dense import Dense
 from satbench.methods.dense_reset import DenseReset
-from satbench.methods.fpe import FPE, ExpansionParams
+from satbench.methods.dropconnect import DropConnect
+from satbench.methods.fpe import FPE, ExpansionParams, OverlappingFPE
 from satbench.methods.sparse_scratch import SparseScratch
 from satbench.methods.wide_dense import WideDense
 from satbench.registry import Registry
@@ -61,7 +62,7 @@ def register_method(method, *, replace: bool = False):
     return method
 
 
-for _method in (Dense, FPE, WideDense, SparseScratch, DenseReset):
+for _method in (Dense, FPE, WideDense, SparseScratch, DenseReset, OverlappingFPE, DropConnect):
     register_method(_method)
 
 

@@ -28,7 +28,7 @@ class ExpansionParams:
                                    choices=OUTPUT_SCALES)
 
 
-def expansion(params: ExpansionParams, setup: Setup):
+def expansion(params, setup: Setup):
     """The expansion of the dense model at T1, built once per run and params (fpe and
     sparse_scratch share it), from the run seed's "split" stream."""
     key = ("expansion", params)
@@ -37,7 +37,8 @@ def expansion(params: ExpansionParams, setup: Setup):
         context = SplitContext.for_formula(setup.dataset.formula, task.encoding)
         setup.cache[key] = expand(setup.warm, params.alpha, params.split, context,
                                   numpy_rng(setup.context.seed, "split"),
-                                  output_scale=params.output_scale)
+                                  output_scale=params.output_scale,
+                                  overlap=getattr(params, "overlap", 1))
     return setup.cache[key]
 
 
@@ -70,3 +71,31 @@ class FPE(Expanding):
         made = expansion(params, setup)
         return Built(copy.deepcopy(made.model), made.clause_integrity, made.clause_collisions,
                      made.clause_collisions_any)
+
+
+@dataclass(frozen=True)
+class OverlapParams(ExpansionParams):
+    overlap: int = spec_field(2, help="children each input feeds (consecutive labels, modulo "
+                                      "alpha): 1 is FPE's disjoint split")
+
+
+class OverlappingFPE(FPE):
+    """fpe_overlap: FPE with children whose inputs overlap, pruned to the same count.
+
+    The FPE paper reports that children with overlapping inputs do worse than disjoint children
+    at the same count. Each input of a parent goes to the child its splitter names and to the
+    next overlap - 1 children (labels modulo alpha), then the expanded layer is pruned to the
+    dense budget as FPE's is. Clause integrity and collisions describe the splitter's labels.
+    """
+
+    name = "fpe_overlap"
+    summary = "FPE with overlapping children (each input to `overlap` children), same budget"
+    params = OverlapParams
+    structured = False  # children share inputs: not FPELinear's structure
+    compare_with = ("dense", "fpe")
+
+    def check(self, params, context) -> None:
+        super().check(params, context)
+        if not 1 <= params.overlap <= params.alpha:  # 1 is FPE itself
+            raise SatbenchError(f"overlap: expected 1..alpha ({params.alpha}), got "
+                                f"{params.overlap!r}")

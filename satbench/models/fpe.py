@@ -75,8 +75,11 @@ def check_alpha(alpha, n_inputs: int) -> int:
 
 
 def expand(dense: MLP, alpha: int, splitter: str | Splitter, context: SplitContext,
-           rng: np.random.Generator, output_scale: str = "copy") -> Expansion:
-    """Split every hidden unit of `dense` into alpha children and prune back to its budget."""
+           rng: np.random.Generator, output_scale: str = "copy", overlap: int = 1) -> Expansion:
+    """Split every hidden unit of `dense` into alpha children and prune back to its budget.
+
+    overlap > 1 gives each input to `overlap` children (the labelled one and the next ones,
+    modulo alpha) instead of one: overlapping children, for the paper's comparison."""
     splitter = resolve_splitter(splitter)
     if output_scale not in OUTPUT_SCALES:
         raise SatbenchError(
@@ -105,7 +108,7 @@ def expand(dense: MLP, alpha: int, splitter: str | Splitter, context: SplitConte
     if context.clauses is not None:
         integrity = clause_integrity(child, context)
         collisions = clause_collisions(child, context)
-    unpruned = split_neurons(dense, child, alpha, output_scale)
+    unpruned = split_neurons(dense, child, alpha, output_scale, overlap)
     model = prune_to_budget(unpruned, budget)
     return Expansion(model, unpruned, child, alpha, splitter.name, output_scale, integrity,
                      budget, *collisions)
@@ -121,14 +124,17 @@ def _bias(layer) -> torch.Tensor | None:
 
 
 @torch.no_grad()
-def split_neurons(dense: MLP, child: np.ndarray, alpha: int, output_scale: str) -> MLP:
-    """The expanded model before pruning: width h*alpha, children as described above."""
+def split_neurons(dense: MLP, child: np.ndarray, alpha: int, output_scale: str,
+                  overlap: int = 1) -> MLP:
+    """The expanded model before pruning: width h*alpha, children as described above (each
+    input in `overlap` consecutive children, modulo alpha)."""
     h, d = dense.width, dense.n_inputs
     w1 = dense.fc1.effective_weight()
     labels = torch.as_tensor(child.astype(np.int64), device=w1.device)
     # member[i, c, j]: input j belongs to child c of parent i. Reshaping (h, alpha, d) to
     # (h*alpha, d) puts child c of parent i at row i*alpha + c.
-    member = labels[:, None, :] == torch.arange(alpha, device=w1.device)[None, :, None]
+    offset = (torch.arange(alpha, device=w1.device)[None, :, None] - labels[:, None, :]) % alpha
+    member = offset < overlap
     mask1 = (member & dense.fc1.mask[:, None, :]).reshape(h * alpha, d)
     w1_new = w1[:, None, :].expand(h, alpha, d).reshape(h * alpha, d).masked_fill(~mask1, 0.0)
     b1 = _bias(dense.fc1)

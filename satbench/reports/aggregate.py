@@ -108,18 +108,19 @@ def _setting_label(runs: pl.DataFrame, settings: list[str]) -> pl.Expr:
 
 
 def _most_specific(points: pl.DataFrame, params: list[str]) -> pl.DataFrame:
-    """Drop each design point that another point of its context refines (agrees with on its
-    params and sets more): a dense-only point where fpe points exist, wide_dense's (alpha) where
-    fpe's (alpha, split, output_scale) exist."""
+    """Drop each design point that a point of its context with more params agrees with (on the
+    params both set): a dense-only point where fpe points exist, wide_dense's (alpha) where fpe's
+    (alpha, split, output_scale) exist, dropconnect's (drop) beside fpe's. A method whose params
+    are not set in the points left joins on the context alone."""
     keep = []
     by_context: dict[str, list[dict]] = {}
     for point in points.iter_rows(named=True):
         by_context.setdefault(point["context_key"], []).append(point)
 
     def refines(q, p):
-        set_p = [c for c in params if p[c] is not None]
-        return (sum(q[c] is not None for c in params) > len(set_p)
-                and all(q[c] == p[c] for c in set_p))
+        both = [c for c in params if p[c] is not None and q[c] is not None]
+        return (sum(q[c] is not None for c in params) > sum(p[c] is not None for c in params)
+                and all(q[c] == p[c] for c in both))
 
     for index, point in enumerate(points.iter_rows(named=True)):
         if not any(refines(other, point) for other in by_context[point["context_key"]]):
@@ -149,11 +150,12 @@ def build_runs(rows: pl.DataFrame) -> tuple[pl.DataFrame, list[str], list[str], 
     points = _most_specific(rows.select("context_key", *params).unique(maintain_order=True),
                             params)
     runs = points.join(contexts, on="context_key", how="left")
+    in_points = [c for c in params if points[c].null_count() < points.height]
     present = set(rows["method"].unique())
     methods = [BASELINE] * (BASELINE in present) + sorted(present - {BASELINE})
     for method in methods:
         own = rows.filter(pl.col("method") == method)
-        keys = [c for c in params if own[c].null_count() < own.height]
+        keys = [c for c in in_points if own[c].null_count() < own.height]
         metrics = [m for m in ARM_METRICS if m in rows.columns]
         joined = (own.unique(["context_key", *keys], keep="first", maintain_order=True)
                   .select("context_key", *keys,

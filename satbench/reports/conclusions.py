@@ -223,7 +223,11 @@ def arms(results: Results) -> list[Conclusion]:
                          ("dense_reset", "FPE beats dense_reset (the warm dense model with a "
                                          "fresh optimizer)"),
                          ("wide_dense", "FPE stays below the wide_dense ceiling (α·h dense "
-                                        "neurons)")):
+                                        "neurons)"),
+                         ("fpe_overlap", "FPE's disjoint children beat overlapping children "
+                                         "at the same count"),
+                         ("dropconnect", "FPE is at least as good as DropConnect at the same "
+                                         "budget")):
         if other not in results.methods or "fpe" not in results.methods:
             continue
         diffs = arm_difference(results.runs, "fpe", other)

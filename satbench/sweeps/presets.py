@@ -42,7 +42,8 @@ PAPER_TASK = {"form": "dnf", "support": "disjoint", "width": 3, "n_vars": 96,
               "encoding": "pm1", "target": "formula", "n_train": 16384, "n_test": 4096}
 PAPER_TRAINING = {"learning_rate": 1e-3, "batch_size": 256, "weight_decay": 0.0,
                   "warmup_steps+expanded_steps": ((1000, 1000),)}
-PAPER_METHODS = ("dense", "fpe", "wide_dense", "sparse_scratch", "dense_reset")
+PAPER_METHODS = ("dense", "fpe", "wide_dense", "sparse_scratch", "dense_reset", "fpe_overlap",
+                 "dropconnect")
 # The paper's two splits, and random-shared: what one partition for all parents (which runs at the
 # dense layer's cost in the grouped format) costs against a per-parent one is an open question.
 PAPER_SPLITS = ("clause", "random", "random-shared")
