@@ -10,8 +10,9 @@ writing nothing, if they do not.
 Each converted row gets the columns of today's rows: run_key and context_key from the new keys,
 the spec columns generated from the new specs (positive_fraction and formula_fingerprint were not
 recorded in layout 1 and are taken from the stored TaskSpec), and every stored outcome column
-unchanged. The old run files and sweep manifests move to `layout-1/` inside the store; nothing is
-deleted. `satbench verify` then retrains converted runs against today's code.
+unchanged, except `gram`, which is kept for training seed 0 only, as satbench 0.4 writes it.
+The old run files and sweep manifests move to `layout-1/` inside the store; nothing is deleted.
+`satbench verify` then retrains converted runs against today's code.
 """
 
 import json
@@ -90,6 +91,8 @@ def convert_row(row: dict, spec: dict) -> tuple[RunSpec, dict]:
             raise SatbenchError(f"{column}: the row says {row[column]!r}, its spec "
                                 f"{new[column]!r}")
     new.update({k: v for k, v in row.items() if k not in OLD_SPEC_COLUMNS})
+    if run.context.seed != 0:
+        new["gram"] = None  # kept for training seed 0 only, as satbench 0.4 stores it
     return run, new
 
 

@@ -137,7 +137,9 @@ OUTCOME = (
     Column("gram", pl.List(pl.Float64),
            "The Gram matrix W1^T W1 of the trained first layer (G_ij = W_i . W_j over the "
            "inputs' columns), row-major, values rounded to float32: inputs^2 entries, vars^2 "
-           "for `pm1` and (2 vars)^2 for `literals`."),
+           "for `pm1` and (2 vars)^2 for `literals`. Stored for runs with training seed 0 "
+           "(the runs the report's Gram figure draws) and null for the others since 0.4: it is "
+           "most of a row's bytes."),
     # Fingerprints of the inputs.
     Column("task_fingerprint", pl.String,
            "SHA-256 of the TaskSpec as canonical JSON: the same for every run on the task."),

@@ -223,7 +223,9 @@ def test_rows_carry_spec_metrics_fingerprints_and_provenance():
                     "device", "torch_threads", "wall_seconds", "gram"):
             assert key in row, key
         assert 0.0 <= row["test_accuracy"] <= 1.0
-        assert len(row["gram"]) == TASK.n_inputs**2
+        assert row["gram"] is None  # kept for training seed 0 only
+    seed_0 = train_and_evaluate([RunSpec(CONTEXT.replace(seed=0), "dense")])[0]
+    assert len(seed_0["gram"]) == TASK.n_inputs**2
     dense, fpe = rows
     assert (fpe["alpha"], fpe["split"], fpe["output_scale"]) == (2, "random", "divide")
     assert not {"alpha", "split", "output_scale"} & set(dense)  # dense takes no params
