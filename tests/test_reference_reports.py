@@ -22,7 +22,8 @@ ROOT = Path(__file__).resolve().parents[1]
 REPORTS = sorted(path.parent.name for path in (ROOT / "reports").glob("*/report.md"))
 # Runs retrained per store: all of the quick report (the README's main job), a spread sample of
 # the larger ones, so that CI stays within minutes.
-RETRAIN = {"quick": None, "paper": 2, "output-scale": 1, "t2-3000": 1}
+RETRAIN = {"quick": None, "paper": 2, "tuned-shared": 1, "budget": 1, "timing": 1,
+           "output-scale": 1, "t2-3000": 1}
 # Bitwise agreement holds on the platform the stores were computed on (torch 2.13 on CPU, MKL,
 # AVX-512: this project's development and CI machines). Another BLAS or CPU rounds some products
 # differently, and round-off then changes trajectories (see satbench.sweeps.batched).

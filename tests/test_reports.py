@@ -348,3 +348,19 @@ def test_budget_collisions_and_the_paper_table_from_a_real_read_once_sweep(tmp_p
     assert (out / "report" / "collisions.png").exists()
     rows = read_results(out)
     assert rows["converged"].null_count() == 0 and rows["train_loss_late"].is_nan().sum() == 0
+
+
+def test_the_per_clause_target_reports_per_clause_and_exact_match_accuracy(tmp_path):
+    from satbench.cli import main
+
+    out = tmp_path / "s"
+    assert main(["sweep", "--neurons", "2", "--clauses", "3", "--vars", "8", "--target",
+                 "clauses", "--form", "cnf,dnf", "--train", "64", "--test", "32", "--seeds",
+                 "2", "--steps", "3,3", "--methods", "dense,fpe", "--split", "clause",
+                 "--executor", "serial", "--no-progress", "--out", str(out)]) == 0
+    rows = read_results(out)
+    assert set(rows["target"]) == {"clauses"} and set(rows["form"]) == {"cnf", "dnf"}
+    assert (rows["test_exact_match"] <= rows["test_accuracy"]).all()
+    section = (out / "report" / "report.md").read_text().split(
+        "## The per-clause target")[1].split("\n## ")[0]
+    assert "form=cnf" in section and "form=dnf" in section

@@ -36,6 +36,7 @@ from satbench.reports.conclusions import (
     lines,
     points,
 )
+from satbench.reports.per_clause import per_clause_section
 from satbench.reports.schedule import budget_section
 from satbench.reports.tables import markdown_table as table
 from satbench.reports.tables import percent_ci
@@ -311,7 +312,8 @@ def render(results: Results, directory: Path) -> tuple[str, list[str]]:
         body += figure_section("Clause collisions against α", "collisions.png",
                                draw(collision_figure, "collisions.png"),
                                "no FPE run stored its clause collisions")
-    body += cell_section(results) + paper_cell_section(results) + interference_section(results)
+    body += cell_section(results) + per_clause_section(results) + paper_cell_section(results)
+    body += interference_section(results)
     body += comparison_section(results) + statistics_section()
     return "\n".join(body), made
 
