@@ -161,8 +161,10 @@ def build_runs(rows: pl.DataFrame) -> tuple[pl.DataFrame, list[str], list[str], 
                   .select("context_key", *keys,
                           *[pl.col(m).alias(col(method, m)) for m in metrics]))
         runs = runs.join(joined, on=["context_key", *keys], how="left", nulls_equal=True)
+    # A param some design points lack (fpe_overlap's overlap beside a store without it) belongs
+    # to a method, not to the setting its comparisons run in.
     settings = [c for c in setting_columns(params) if c in runs.columns
-                and runs[c].n_unique() > 1]
+                and runs[c].n_unique() > 1 and (c not in params or runs[c].null_count() == 0)]
     runs = runs.with_columns(_setting_label(runs, settings).alias("setting"))
 
     key = list(DESIGN) + ["setting"]
