@@ -10,7 +10,8 @@ verdict on the gain as the budget grows:
   significantly smaller than at the smallest;
 - shrinks: still positive at the largest budget, but significantly smaller than at the smallest;
 - vanishes: positive at the smallest budget and not at the largest;
-- no gain: not positive at the smallest budget either.
+- not shown: positive at neither the smallest nor the largest budget (a budget between may
+  still show one: see the table).
 """
 
 import polars as pl
@@ -62,7 +63,7 @@ def budget_verdict(at_low: stats.Estimate, at_high: stats.Estimate,
                    change: stats.Estimate) -> str:
     if stats.joint_verdict(at_high) == "yes":
         return "shrinks" if stats.joint_verdict(change, -1) == "yes" else "survives"
-    return "vanishes" if stats.joint_verdict(at_low) == "yes" else "no gain"
+    return "vanishes" if stats.joint_verdict(at_low) == "yes" else "not shown"
 
 
 def budget_lines(results: Results):
@@ -111,13 +112,15 @@ def budget_section(results: Results) -> list[str]:
                          f"{points(gain.mean)} ± {points(gain.half_width, False)}",
                          format_p(gain.p), _share(frame, "dense"), _share(frame, "fpe")])
         verdicts.append(f"- **{verdict}** ({label}): gain at {budgets[-1]} steps minus gain at "
-                        f"{budgets[0]}: {points(change.value)} points, {intervals(change)}")
+                        f"{budgets[0]}: {points(change.value)} points, {intervals(change)}; "
+                        f"dense converged in {_share(by_budget[budgets[-1]], 'dense')} runs at "
+                        f"{budgets[-1]} steps")
     return ["## FPE's gain against the training budget", "",
-            "The same task, data and seeds at each budget (T1 + T2 steps, T1 = T2's share "
+            "The same task, data and seeds at each budget (T1 + T2 steps, T1's share "
             "fixed). Accuracies in %, mean ± 95% t half-width; gain in points, paired within "
             "each context, with its paired t-test p. converged: models whose training loss fell "
             "by under 1% over their last tenth of steps. Verdict (see satbench.reports.schedule): "
-            "survives, shrinks, vanishes or no gain as the budget grows.", "",
+            "survives, shrinks, vanishes or not shown as the budget grows.", "",
             markdown_table(["line", "steps (T1+T2)", "runs", "dense", "fpe", "gain (points)",
                             "p", "dense converged", "fpe converged"], rows),
             "", *verdicts, ""]
