@@ -203,14 +203,10 @@ def _method_classes():
     return [METHODS.get(name).params for name in METHODS.names()]
 
 
-def _name_list(text: str) -> tuple[str, ...]:
-    return tuple(part.strip() for part in text.split(",") if part.strip())
-
-
 def add_methods_argument(parser, default_text: str) -> None:
     from satbench.methods import METHODS
 
-    parser.add_argument("--methods", "--arms", dest="methods", type=_name_list,
+    parser.add_argument("--methods", "--arms", dest="methods", type=_list_of(str),
                         help=f"methods to train, comma-separated, from: "
                              f"{', '.join(METHODS.names())} (default: {default_text}); --arms "
                              f"is an alias")
@@ -270,8 +266,8 @@ def runs_from_args(args) -> list:
         from satbench.sweeps.presets import get_preset
 
         preset = get_preset(args.preset)
-        settings = {name: v[0] for name, v in preset.axes if len(v) == 1}
-        task_and_context = set(_split_context(settings)[0]) | set(_split_context(settings)[1])
+        settings = preset.single_values()
+        task_and_context = set().union(*_split_context(settings))
         values |= {k: v for k, v in settings.items() if k in task_and_context}
         params = {k: v for k, v in settings.items() if k not in task_and_context}
         values["neurons"], values["n_clauses"] = preset.cells[0]
@@ -348,7 +344,8 @@ def sweep_spec_from_args(args):
         # gives that none takes stays an error (SweepSpec checks).
         known = axis_fields(args.methods)
         changes["methods"] = args.methods
-        changes["axes"] = tuple((name, values) for name, values in base.axes if name in known)
+        changes["axes"] = tuple((name, values) for name, values in base.axes
+                                if all(field in known for field in name.split("+")))
     axes = spec_values(args, args.spec_flags)
     if args.steps is not None:
         axes["warmup_steps+expanded_steps"] = tuple(args.steps)
@@ -490,18 +487,14 @@ def add_dataset_arguments(parser) -> None:
     parser.add_argument("--out", required=True, help="output .parquet file")
 
 
-def _int_list(text: str) -> tuple[int, ...]:
-    return _list_of(int)(text)
-
-
 def add_sweep_arguments(parser) -> None:
     from satbench.sweeps.engine import TRAINERS
     from satbench.sweeps.presets import PRESETS
     from satbench.sweeps.spec import GRID_FIELDS
 
     parser.add_argument("--preset", help=f"one of: {', '.join(PRESETS)} (default: quick)")
-    parser.add_argument("--neurons", type=_int_list, help="hidden widths, e.g. 4,8,16")
-    parser.add_argument("--clauses", type=_int_list, help="clause counts, e.g. 4,8,16,32")
+    parser.add_argument("--neurons", type=_list_of(int), help="hidden widths, e.g. 4,8,16")
+    parser.add_argument("--clauses", type=_list_of(int), help="clause counts, e.g. 4,8,16,32")
     parser.add_argument("--seeds", type=int, help="number of seeds (0..N-1), each seeding the "
                                                   "task and the training")
     add_methods_argument(parser, "the preset's")

@@ -338,3 +338,27 @@ def test_run_with_a_preset_takes_its_task_training_and_params(tmp_path, capsys):
     assert (dense["learning_rate"], dense["batch_size"]) == (1e-3, 256)
     assert (dense["n_train"], dense["warmup_steps"]) == (64, 2)  # flags override the preset
     assert (fpe["alpha"], fpe["split"], fpe["output_scale"]) == (2, "clause", "copy")
+
+
+def test_choosing_methods_keeps_a_preset_s_joint_axes():
+    from satbench.cli import build_parser, sweep_spec_from_args
+
+    args = build_parser("sweep").parse_args(["sweep", "--preset", "budget", "--methods",
+                                             "dense,fpe"])
+    spec = sweep_spec_from_args(args)
+    assert dict(spec.axes)["warmup_steps+expanded_steps"] == (
+        (1000, 1000), (3000, 3000), (10000, 10000))
+
+
+def test_run_with_a_preset_takes_its_joint_axis_when_it_has_one_value(tmp_path, capsys,
+                                                                       monkeypatch):
+    from satbench.sweeps import presets
+
+    monkeypatch.setitem(presets.PRESETS, "two-steps", presets.PRESETS["paper"].with_axes(
+        **{"warmup_steps+expanded_steps": ((2, 3),)}))
+    status, _, err = run_cli(capsys, "run", "--preset", "two-steps", "--train", "64", "--test",
+                             "32", "--methods", "dense", "--no-progress", "--out",
+                             str(tmp_path / "r"))
+    assert status == 0, err
+    (row,) = read_results(tmp_path / "r").to_dicts()
+    assert (row["warmup_steps"], row["expanded_steps"]) == (2, 3)

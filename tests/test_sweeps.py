@@ -426,3 +426,10 @@ def test_a_method_param_axis_multiplies_only_that_methods_runs(tmp_path, capsys)
     assert rows.filter(pl.col("method") == "fpe")["output_scale"].sort().to_list() == [
         "copy", "divide"]
     assert rows.filter(pl.col("method") == "dense").height == 1
+
+
+def test_single_values_spread_a_joint_axis_over_its_fields():
+    spec = TINY.with_axes(**{"warmup_steps+expanded_steps": ((4, 6),)}, alpha=(2, 3))
+    values = spec.single_values()
+    assert (values["warmup_steps"], values["expanded_steps"]) == (4, 6)
+    assert "alpha" not in values  # two values: not a single setting

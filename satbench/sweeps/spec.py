@@ -15,24 +15,35 @@ from satbench.errors import SatbenchError
 from satbench.fingerprint import sha256_of
 from satbench.methods import DEFAULT_METHODS, get_method
 from satbench.runs import RunSpec
-from satbench.specs import EXPERIMENT_TASK_DEFAULTS, TaskSpec, TrainingContext, spec_fields
+from satbench.specs import (
+    EXPERIMENT_TASK_DEFAULTS,
+    TaskSpec,
+    TrainingContext,
+    flag_of,
+    spec_fields,
+)
 
 # Fields the grid itself sets: a cell's (neurons, n_clauses), and the seed (task and training).
 GRID_FIELDS = ("neurons", "n_clauses", "seed")
 
 
+def spec_classes(methods) -> list:
+    """The specs a sweep over `methods` fills: the task, the training context, each params."""
+    return [TaskSpec, TrainingContext, *(get_method(m).params for m in methods)]
+
+
+def sweepable(field: dataclasses.Field) -> bool:
+    """A field an axis can vary: one with a flag, not set by the grid itself."""
+    return field.name not in GRID_FIELDS and flag_of(field) is not None
+
+
 def axis_fields(methods) -> dict[str, dataclasses.Field]:
     """Every field a sweep over `methods` can vary, by name: task, context, then method params."""
     fields = {}
-    for spec_class in (TaskSpec, TrainingContext, *(get_method(m).params for m in methods)):
-        for field in spec_fields(spec_class):
-            if field.name not in GRID_FIELDS and flag_allowed(field):
-                fields.setdefault(field.name, field)
+    for spec_class in spec_classes(methods):
+        for field in filter(sweepable, spec_fields(spec_class)):
+            fields.setdefault(field.name, field)
     return fields
-
-
-def flag_allowed(field: dataclasses.Field) -> bool:
-    return not field.metadata.get("no_flag")
 
 
 @dataclass(frozen=True)
@@ -77,7 +88,7 @@ class SweepSpec:
                 seen.add(field)
             if not values:
                 raise SatbenchError(f"{name}: the sweep needs at least one value")
-            owners = {spec for spec in self._spec_classes()
+            owners = {spec for spec in spec_classes(self.methods)
                       if set(fields) <= {f.name for f in spec_fields(spec)}}
             if len(fields) > 1 and not owners:
                 raise SatbenchError(f"{name}: the fields of a joint axis must belong to one spec "
@@ -88,9 +99,6 @@ class SweepSpec:
                                     f"per field, e.g. {tuple(range(1, len(fields) + 1))}")
         self.runs()  # every run validates itself: bad counts or names fail before any work
 
-    def _spec_classes(self) -> list:
-        return [TaskSpec, TrainingContext, *(get_method(m).params for m in self.methods)]
-
     @classmethod
     def grid(cls, name: str, neurons, clauses, **fields) -> "SweepSpec":
         return cls(name, tuple(itertools.product(neurons, clauses)), **fields)
@@ -98,22 +106,21 @@ class SweepSpec:
     def _products(self, spec_class, defaults: dict) -> list[dict]:
         """Every combination of the axes of `spec_class`'s fields (a joint axis moves its fields
         together); fields without an axis take their defaults."""
-        names = [f.name for f in spec_fields(spec_class)
-                 if f.name not in GRID_FIELDS and flag_allowed(f)]
-        groups, covered = [], set()
+        own = {f.name: f.default for f in filter(sweepable, spec_fields(spec_class))}
+        groups, covered = [], set()  # (field names, values as tuples over them)
         for axis, values in self.axes:
-            fields = axis.split("+")
-            if set(fields) <= set(names):
-                groups.append((fields, [v if len(fields) > 1 else (v,) for v in values]))
-                covered |= set(fields)
-        for name in names:
+            names = axis.split("+")
+            if set(names) <= set(own):
+                groups.append((names, [joint_value(axis, v) for v in values]))
+                covered |= set(names)
+        for name, default in own.items():
             if name not in covered:
-                groups.append(([name], [(defaults.get(name, _default(spec_class, name)),)]))
+                groups.append(([name], [(defaults.get(name, default),)]))
         combos = []
         for choice in itertools.product(*[values for _, values in groups]):
             combo = {}
-            for (fields, _), value in zip(groups, choice, strict=True):
-                combo |= dict(zip(fields, value, strict=True))
+            for (names, _), value in zip(groups, choice, strict=True):
+                combo |= dict(zip(names, value, strict=True))
             combos.append(combo)
         return combos
 
@@ -148,6 +155,12 @@ class SweepSpec:
     def replace(self, **changes) -> "SweepSpec":
         return dataclasses.replace(self, **changes)
 
+    def single_values(self) -> dict:
+        """{field: value} of every axis with one value (a joint axis gives each of its fields)."""
+        return {field: value for axis, values in self.axes if len(values) == 1
+                for field, value in zip(axis.split("+"), joint_value(axis, values[0]),
+                                        strict=True)}
+
     def with_axes(self, **axes) -> "SweepSpec":
         """Set axes (a joint one as "a+b"=[(a, b), ...]), replacing any axis over their fields."""
         new = {field for name in axes for field in name.split("+")}
@@ -155,5 +168,6 @@ class SweepSpec:
         return self.replace(axes=tuple(kept) + tuple(axes.items()))
 
 
-def _default(spec_class, name: str):
-    return next(f.default for f in dataclasses.fields(spec_class) if f.name == name)
+def joint_value(axis: str, value) -> tuple:
+    """One value of an axis as a tuple over its fields (one field: a 1-tuple)."""
+    return tuple(value) if "+" in axis else (value,)
