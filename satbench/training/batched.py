@@ -63,7 +63,7 @@ from satbench.rng import torch_generator
 from satbench.runs import RunSpec
 from satbench.specs import TrainingContext
 from satbench.threads import training_threads
-from satbench.training.single import Trained, needs_baseline_warmup
+from satbench.training.single import Trained
 
 __all__ = ["MEMORY_LIMIT_BYTES", "group_key", "train_runs_batched"]
 
@@ -150,7 +150,7 @@ class _ContextState:
     def initial_jobs(self) -> list["_Job"]:
         context = self.context
         jobs = []
-        if self.baseline is not None or needs_baseline_warmup(self.runs):
+        if self.baseline is not None or self.warm_needed:  # dense as a run, or only to T1
             run = self.baseline or RunSpec(context, BASELINE)
             steps = context.total_steps if self.baseline else context.warmup_steps
             jobs.append(_Job(self, self.baseline, get_method(BASELINE).build(run.params,

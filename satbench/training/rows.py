@@ -66,6 +66,7 @@ def evaluate(trained: Trained, dataset) -> dict:
                                         task.encoding, inputs["test"],
                                         dataset.clause_values[test_rows])
     positive_share = float(dataset.labels[test_rows].mean())
+    train_loss = bce_loss(logits["train"], targets["train"])
     return {
         **run_columns(run),
         "width_hidden": model.width,
@@ -75,9 +76,8 @@ def evaluate(trained: Trained, dataset) -> dict:
         "test_balanced_accuracy": balanced_accuracy(logits["test"], targets["test"]),
         "test_exact_match": exact_match_accuracy(logits["test"], targets["test"]),
         "test_loss": bce_loss(logits["test"], targets["test"]),
-        "train_loss": bce_loss(logits["train"], targets["train"]),
-        **convergence(trained.late, inputs["train"], targets["train"],
-                      bce_loss(logits["train"], targets["train"])),
+        "train_loss": train_loss,
+        **convergence(trained.late, inputs["train"], targets["train"], train_loss),
         "majority_accuracy": max(positive_share, 1 - positive_share),
         "nnz_weights": model.nnz_weights(),
         "nnz_biases": model.nnz_biases(),
