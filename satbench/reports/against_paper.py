@@ -10,9 +10,9 @@ intervals agree) and its headline number. A finding the store holds no runs for 
 import polars as pl
 
 from satbench.reports import stats
-from satbench.reports.aggregate import Results, col
+from satbench.reports.aggregate import Results, col, setting_label
 from satbench.reports.conclusions import Conclusion, all_conclusions
-from satbench.reports.schedule import budget_conclusions, timing_conclusions
+from satbench.reports.schedule import STEPS, budget_conclusions, timing_conclusions
 from satbench.reports.tables import markdown_table, percent_ci
 
 # (the paper's finding, the conclusion topic, what its claim names: every string must appear)
@@ -49,24 +49,13 @@ def report_conclusions(results: Results) -> list[Conclusion]:
     return all_conclusions(results) + budget_conclusions(results) + timing_conclusions(results)
 
 
-def _regime(results: Results, setting: str) -> Results:
-    """The results of one setting, relabelled as if it were the whole store."""
-    runs = results.runs.filter(pl.col("setting") == setting).with_columns(
-        pl.lit("").alias("setting"))
-    keys = set(runs["context_key"])
-    rows = results.rows.filter(pl.col("context_key").is_in(keys))
-    return Results(results.sources, rows, runs, [], results.methods)
-
-
 def _regimes(results: Results) -> dict[str, Results]:
-    """By base setting: the setting without the schedule, so that budgets stay one regime."""
-    steps = [s for s in results.settings if s in ("warmup_steps", "expanded_steps")]
-    if not steps:
-        return {s: _regime(results, s) for s in sorted(results.runs["setting"].unique())}
-    others = [s for s in results.settings if s not in steps]
-    label = pl.concat_str([pl.concat_str([pl.lit(f"{s}="), pl.col(s).cast(pl.String)])
-                           for s in others], separator=", ") if others else pl.lit("")
-    runs = results.runs.with_columns(label.alias("regime"))
+    """The store by base setting (its setting without the schedule, so that the budgets of one
+    task stay one regime); within a regime, runs are labelled by their schedule alone."""
+    steps = [s for s in results.settings if s in STEPS]
+    runs = results.runs.with_columns(
+        setting_label([s for s in results.settings if s not in STEPS]).alias("regime"),
+        setting_label(steps).alias("setting"))
     out = {}
     for regime in sorted(runs["regime"].unique()):
         part = runs.filter(pl.col("regime") == regime).drop("regime")

@@ -98,7 +98,8 @@ def load_rows(sources) -> tuple[pl.DataFrame, list[str]]:
     return pl.concat(frames, how="diagonal_relaxed"), notes
 
 
-def _setting_label(runs: pl.DataFrame, settings: list[str]) -> pl.Expr:
+def setting_label(settings: list[str]) -> pl.Expr:
+    """"name=value, ..." over the `settings` columns (a missing value as "?")."""
     if not settings:
         return pl.lit("")
     parts = []
@@ -165,7 +166,7 @@ def build_runs(rows: pl.DataFrame) -> tuple[pl.DataFrame, list[str], list[str], 
     # to a method, not to the setting its comparisons run in.
     settings = [c for c in setting_columns(params) if c in runs.columns
                 and runs[c].n_unique() > 1 and (c not in params or runs[c].null_count() == 0)]
-    runs = runs.with_columns(_setting_label(runs, settings).alias("setting"))
+    runs = runs.with_columns(setting_label(settings).alias("setting"))
 
     key = list(DESIGN) + ["setting"]
     before = len(runs)

@@ -60,7 +60,8 @@ def lines(frame: pl.DataFrame, by=("setting", "alpha", "split")):
     return [(tuple(k), f) for k, f in frame.sort(*by).group_by(*by, maintain_order=True)]
 
 
-def _pooled(frame: pl.DataFrame, value: str = "diff") -> tuple[stats.Estimate, stats.Summary]:
+def pooled(frame: pl.DataFrame, value: str = "diff") -> tuple[stats.Estimate, stats.Summary]:
+    """The stratified-bootstrap estimate and the t summary of `value`, pooled over cells."""
     return stats.pooled_mean(groups_by_cell(frame, value)), stats.summarize(frame[value])
 
 
@@ -87,7 +88,7 @@ def p_text(p: float) -> str:
 
 def _compare(topic: str, claim: str, frame: pl.DataFrame, what: str, direction: int = 1,
              extra: str = "") -> Conclusion:
-    estimate, summary = _pooled(frame)
+    estimate, summary = pooled(frame)
     evidence = _difference_evidence(estimate, summary, what) + extra
     return Conclusion(topic, claim, stats.joint_verdict(estimate, direction), evidence)
 

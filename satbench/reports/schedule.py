@@ -17,7 +17,7 @@ verdict on the gain as the budget grows:
 import polars as pl
 
 from satbench.reports import stats
-from satbench.reports.aggregate import Results, col, groups_by_cell, paired
+from satbench.reports.aggregate import Results, col, paired, setting_label
 from satbench.reports.conclusions import (
     Conclusion,
     ci_points,
@@ -25,6 +25,7 @@ from satbench.reports.conclusions import (
     intervals,
     line_label,
     points,
+    pooled,
 )
 from satbench.reports.tables import markdown_table, percent_ci
 
@@ -38,17 +39,10 @@ def schedule_runs(results: Results) -> pl.DataFrame:
     runs = paired(results.runs)
     if runs.is_empty() or not set(STEPS) <= set(runs.columns):
         return runs.clear()
-    others = [s for s in results.settings if s not in STEPS]
-    base = pl.concat_str([pl.concat_str([pl.lit(f"{s}="),
-                                         pl.col(s).cast(pl.String).fill_null("?")])
-                          for s in others], separator=", ") if others else pl.lit("")
+    base = setting_label([s for s in results.settings if s not in STEPS])
     total = pl.col("warmup_steps") + pl.col("expanded_steps")
     return runs.with_columns(base.alias("base"), total.alias("total_steps"),
                              (pl.col("warmup_steps") / total).alias("warmup_share"))
-
-
-def _pooled(frame: pl.DataFrame, value: str) -> tuple[stats.Estimate, stats.Summary]:
-    return stats.pooled_mean(groups_by_cell(frame, value)), stats.summarize(frame[value])
 
 
 def _paired_change(frame: pl.DataFrame, by: str, low, high) -> pl.DataFrame:
@@ -79,9 +73,9 @@ def budget_lines(results: Results):
         if len(budgets) < 2:
             continue
         by_budget = {b: frame.filter(pl.col("total_steps") == b) for b in budgets}
-        low, high = _pooled(by_budget[budgets[0]], "gain")[0], \
-            _pooled(by_budget[budgets[-1]], "gain")[0]
-        change = _pooled(_paired_change(frame, "total_steps", budgets[0], budgets[-1]),
+        low, high = pooled(by_budget[budgets[0]], "gain")[0], \
+            pooled(by_budget[budgets[-1]], "gain")[0]
+        change = pooled(_paired_change(frame, "total_steps", budgets[0], budgets[-1]),
                          "diff")[0]
         out.append((base, alpha, split, budgets, by_budget, budget_verdict(low, high, change),
                     change))
@@ -154,7 +148,7 @@ def budget_conclusions(results: Results) -> list[Conclusion]:
     """The gain still positive at the largest budget, per line (yes/no/inconclusive)."""
     out = []
     for base, alpha, split, budgets, by_budget, verdict, _ in budget_lines(results):
-        estimate, summary = _pooled(by_budget[budgets[-1]], "gain")
+        estimate, summary = pooled(by_budget[budgets[-1]], "gain")
         out.append(Conclusion(
             "training budget", f"FPE still beats dense at {budgets[-1]} steps, "
             f"{budgets[-1] // budgets[0]}x the smallest budget "
