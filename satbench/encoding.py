@@ -112,3 +112,10 @@ def get_encoding(name: str) -> Encoding:
         raise SatbenchError(
             f"encoding: expected one of {', '.join(ENCODINGS)}, got {name!r}"
         ) from None
+
+
+def clause_inputs(clauses, input_variable: np.ndarray) -> list[np.ndarray]:
+    """For each clause, every input that reads one of its variables (input_variable: the 0-based
+    variable of each input, Encoding.input_variables)."""
+    return [np.flatnonzero(np.isin(input_variable, [abs(lit) - 1 for lit in clause]))
+            for clause in clauses]

@@ -17,6 +17,9 @@ from typing import NamedTuple
 
 import polars as pl
 
+# The outcome columns one method measures of itself (satbench.methods.base.Method.outcomes).
+METHOD_OUTCOMES = ("classifier_scale", "leaf_entropy", "connection_graph")
+
 
 class Column(NamedTuple):
     name: str
@@ -42,8 +45,10 @@ IDENTITY = (
            "The columns of the method's params, comma-separated (fpe: `alpha,split,output_scale`; "
            "dense: empty), so that a report can pair methods without the method's code."),
     Column("budget", pl.String,
-           "What the method holds equal to the dense baseline: `nnz_weights` (non-zero weights) "
-           "or `none` (a reference, e.g. wide_dense with alpha times the weights)."),
+           "What the method holds equal to the dense baseline, named by the row column that "
+           "measures it: `nnz_weights` (fpe, bimt, fixed_classifier), `macs_per_example` "
+           "(tree_cc), `trainable_parameters`, or `none` (a reference, e.g. wide_dense with "
+           "alpha times the weights)."),
     Column("compare_with", pl.String,
            "The methods the report compares this one with, besides dense, comma-separated."),
 )
@@ -90,10 +95,23 @@ OUTCOME = (
     Column("nnz_weights", pl.Int64,
            "Non-zero entries of the effective (masked) W1 plus W2 after training: the budget "
            "FPE holds fixed. fpe and sparse_scratch keep the dense model's count at the split "
-           "(their masks are fixed); wide_dense has alpha times the weights."),
+           "(their masks are fixed); wide_dense has alpha times the weights. Learned weights "
+           "only: fixed_classifier's fixed projection and tree_cc's fixed gates are not "
+           "counted; tree_cc counts every node vector of its tree."),
     Column("nnz_biases", pl.Int64,
            "Non-zero entries of the hidden and output biases, counted apart from nnz_weights "
            "and not held fixed: each FPE child copies its parent's bias."),
+    Column("macs_per_example", pl.Int64,
+           "Multiply-adds one example's forward pass needs, non-zero weights only (what a "
+           "sparse forward path computes): nnz(W1) + nnz(W2) for the MLPs; fixed_classifier "
+           "adds its fixed projection (outputs x width_hidden); tree_cc is a dense layer's "
+           "width x inputs + outputs x width plus its gating units' depth x inputs (the "
+           "2^depth leaf matrices can be precomputed, so the path sum costs no multiply).",
+           "0.5"),
+    Column("trainable_parameters", pl.Int64,
+           "Learned scalars: the weights the masks keep (zero or not), the biases, and any "
+           "learned scale. Fixed weights (fixed_classifier's projection, tree_cc's gates) are "
+           "not counted: they are regenerated from the seed.", "0.5"),
     Column("capacity_total", pl.Float64,
            "Sum over the input features of their capacity in the trained W1 (Scherlis et al. "
            "2022): C_i = (W_i . W_i)^2 / sum_j (W_i . W_j)^2, W_i input i's column of W1. "
@@ -122,6 +140,19 @@ OUTCOME = (
            "number of clauses each responds to: |mean activation when the clause is true - "
            "when false| > 0.5 x the unit's activation std, on the test split. NaN when no unit "
            "is live."),
+    Column("mask_clause_integrity", pl.Float64,
+           "Of the (hidden unit, clause) pairs where the unit's trained W1 reads at least one of "
+           "the clause's inputs, the fraction where it reads all of them: whether the sparse "
+           "first layer keeps clauses whole, for any method (bimt learns its mask; fpe is "
+           "given one). NaN when W1 has no zero (every unit reads every clause whole) or no "
+           "clause. For tree_cc, over its leaves' matrices, weighted by their test rows.",
+           "0.5"),
+    Column("modularity", pl.Float64,
+           "Newman's modularity Q of the graph of inputs and hidden units joined by |W1| "
+           "(edge weights), for the partition networkx's greedy modularity maximisation "
+           "(Clauset-Newman-Moore, deterministic) finds: near 0 for an unstructured layer, "
+           "towards 1 for one of separate modules (BIMT's aim). NaN when W1 is all zero. For "
+           "tree_cc, weighted over its leaves as mask_clause_integrity.", "0.5"),
     Column("clause_integrity", pl.Float64,
            "Fraction of clauses whose inputs all land in one child of a parent, averaged over "
            "the parents: how whole FPE's split kept the clauses. Set for fpe and for "
@@ -140,6 +171,20 @@ OUTCOME = (
            "for `pm1` and (2 vars)^2 for `literals`. Stored for runs with training seed 0 "
            "(the runs the report's Gram figure draws) and null for the others since 0.4: it is "
            "most of a row's bytes."),
+    # What one method measures of itself (satbench.methods.base.Method.outcomes); null for the
+    # other methods.
+    Column("classifier_scale", pl.Float64,
+           "fixed_classifier: the learned scale of its fixed output projection after "
+           "training.", "0.5"),
+    Column("leaf_entropy", pl.Float64,
+           "tree_cc: entropy in bits of the share of test rows each leaf of the tree receives: "
+           "0 when every row takes one path, depth when the 2^depth leaves are used evenly.",
+           "0.5"),
+    Column("connection_graph", pl.String,
+           "bimt, training seed 0 only: JSON of the trained network for the report's "
+           "connection-graph figure: w1, b1, w2, b2 (hidden units in BIMT's final order), "
+           "input_positions and output_positions (each unit's slot in BIMT's layout) and "
+           "clauses_of_input.", "0.5"),
     # Fingerprints of the inputs.
     Column("task_fingerprint", pl.String,
            "SHA-256 of the TaskSpec as canonical JSON: the same for every run on the task."),

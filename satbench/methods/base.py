@@ -18,7 +18,8 @@ from satbench.models.training import make_optimizer, train_steps
 from satbench.rng import torch_generator
 from satbench.specs import TrainingContext, check_int, spec_field
 
-BUDGETS = ("nnz_weights", "none")  # what a method holds equal to the dense baseline
+# What a method holds equal to the dense baseline: a row column, or none (a reference).
+BUDGETS = ("nnz_weights", "macs_per_example", "trainable_parameters", "none")
 
 
 @dataclass(frozen=True)
@@ -88,7 +89,7 @@ class Method:
     needs_warm: bool = False  # building the model reads the dense model at T1
     batchable: bool = True  # trains with train() below, so the batched trainer can replay it
     structured: bool = False  # its first layer has FPE's structure: layer formats apply
-    budget: str = "nnz_weights"  # held equal to dense's: nnz_weights, or none (a reference)
+    budget: str = "nnz_weights"  # held equal to dense's: one of BUDGETS
     compare_with: tuple[str, ...] = ("dense",)  # the report compares it with these
 
     def check(self, params, context: TrainingContext) -> None:
@@ -99,6 +100,11 @@ class Method:
 
     def build(self, params, setup: Setup) -> Built:
         raise NotImplementedError
+
+    def outcomes(self, model, params, context: TrainingContext, dataset) -> dict:
+        """The method's own outcome columns for its row (satbench.row_schema.METHOD_OUTCOMES),
+        measured on the trained model; the columns it does not give are null."""
+        return {}
 
     def first_step(self, context: TrainingContext) -> int:
         return context.warmup_steps if self.starts_from else 0

@@ -19,6 +19,7 @@ from satbench.metrics.capacity import (
     gram,
 )
 from satbench.metrics.interference import clause_interference, mean_abs_cos
+from satbench.metrics.modularity import mask_clause_integrity, modularity, structure_summary
 from satbench.metrics.polysemanticity import (
     DEFAULT_THRESHOLD,
     hidden_activations,
@@ -33,6 +34,9 @@ __all__ = [
     "balanced_accuracy",
     "bce_loss",
     "exact_match_accuracy",
+    "mask_clause_integrity",
+    "modularity",
+    "structure_summary",
     "capacity_total",
     "clause_capacity",
     "clause_directions",

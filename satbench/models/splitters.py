@@ -21,7 +21,7 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 
-from satbench.encoding import get_encoding
+from satbench.encoding import clause_inputs, get_encoding
 from satbench.errors import SatbenchError
 from satbench.generators.formula import Formula
 from satbench.registry import Registry
@@ -83,8 +83,7 @@ class SplitContext:
         """For each clause, every input that reads one of its variables."""
         if self.clauses is None:
             raise SatbenchError("clauses: this split context carries no formula")
-        return [np.flatnonzero(np.isin(self.input_variable, [abs(lit) - 1 for lit in clause]))
-                for clause in self.clauses]
+        return clause_inputs(self.clauses, self.input_variable)
 
 
 @runtime_checkable

@@ -8,6 +8,7 @@ import math
 import numpy as np
 import torch
 
+from satbench.errors import SatbenchError
 from satbench.metrics import (
     accuracy,
     balanced_accuracy,
@@ -15,8 +16,10 @@ from satbench.metrics import (
     exact_match_accuracy,
     gram,
     interference_summary,
+    structure_summary,
 )
 from satbench.provenance import provenance
+from satbench.row_schema import METHOD_OUTCOMES
 from satbench.specs import column_of, spec_fields
 from satbench.threads import training_threads
 from satbench.training.single import Trained, train_runs
@@ -52,6 +55,32 @@ def convergence(late, inputs, targets, final_loss: float) -> dict:
             "converged": bool(drop < CONVERGED_DROP)}
 
 
+def first_layer_metrics(model, dataset, encoding: str) -> tuple[dict, np.ndarray]:
+    """The interference and structure columns of the model's first layer on the test split, and
+    that layer's Gram matrix. A model whose first layer depends on the input (tree_cc: one matrix
+    per leaf) gives each metric averaged over its groups weighted by their test rows (NaN ones
+    left out), and the Gram matrix of its most used group."""
+    test_rows = dataset.split_rows("test")
+    inputs, clause_values = dataset.inputs("test"), dataset.clause_values[test_rows]
+    groups = []
+    for rows, w1, b1 in model.first_layers(inputs):
+        part = slice(None) if rows is None else rows.numpy()
+        metrics = {**interference_summary(w1, b1, dataset.formula, encoding, inputs[part],
+                                          clause_values[part]),
+                   **structure_summary(w1, dataset.formula, encoding)}
+        groups.append((len(inputs) if rows is None else len(rows), metrics, w1))
+    if len(groups) == 1:  # every row sees one layer: its metrics as they are
+        return groups[0][1], gram(groups[0][2])
+    weights = np.array([count for count, _, _ in groups], dtype=float)
+    averaged = {}
+    for name in groups[0][1]:
+        values = np.array([metrics[name] for _, metrics, _ in groups])
+        known = ~np.isnan(values)
+        averaged[name] = (float(np.average(values[known], weights=weights[known]))
+                          if known.any() else math.nan)
+    return averaged, gram(max(groups, key=lambda group: group[0])[2])
+
+
 @training_threads()
 def evaluate(trained: Trained, dataset) -> dict:
     run, model = trained.run, trained.model.eval()
@@ -60,11 +89,13 @@ def evaluate(trained: Trained, dataset) -> dict:
     with torch.no_grad():
         logits = {split: model(inputs[split]) for split in ("train", "test")}
     targets = {split: dataset.targets(split) for split in ("train", "test")}
-    w1 = model.fc1.effective_weight().detach()
+    layer, layer_gram = first_layer_metrics(model, dataset, task.encoding)
     test_rows = dataset.split_rows("test")
-    interference = interference_summary(w1, model.fc1.bias.detach(), dataset.formula,
-                                        task.encoding, inputs["test"],
-                                        dataset.clause_values[test_rows])
+    own = run.trainer.outcomes(model, run.params, run.context, dataset)
+    unknown = sorted(set(own) - set(METHOD_OUTCOMES))
+    if unknown:
+        raise SatbenchError(f"method {run.method!r}: outcomes() gave {', '.join(unknown)}; a row "
+                            f"has only {', '.join(METHOD_OUTCOMES)}")
     positive_share = float(dataset.labels[test_rows].mean())
     train_loss = bce_loss(logits["train"], targets["train"])
     return {
@@ -81,14 +112,17 @@ def evaluate(trained: Trained, dataset) -> dict:
         "majority_accuracy": max(positive_share, 1 - positive_share),
         "nnz_weights": model.nnz_weights(),
         "nnz_biases": model.nnz_biases(),
-        **interference,
+        "macs_per_example": model.macs_per_example(),
+        "trainable_parameters": model.trainable_parameters(),
+        **layer,
         "clause_integrity": trained.clause_integrity,
         "clause_collisions": trained.clause_collisions,
         "clause_collisions_any": trained.clause_collisions_any,
         # inputs^2 floats, most of a row's bytes: kept for the seed-0 runs, which the report's
         # Gram figure draws, and no others
-        "gram": (gram(w1).astype(np.float32).ravel().tolist()
+        "gram": (layer_gram.astype(np.float32).ravel().tolist()
                  if run.context.seed == 0 else None),
+        **{name: own.get(name) for name in METHOD_OUTCOMES},
         "task_fingerprint": task.fingerprint,
         "dataset_fingerprint": dataset.fingerprint,
         **provenance(),
