@@ -53,7 +53,8 @@ def with_format(model: MLP, alpha: int, fmt: str) -> MLP:
 
 
 def as_masked(model: MLP) -> MLP:
-    """`model` with a MaskedLinear first layer (converted in place when it is an FPELinear)."""
-    if isinstance(model.fc1, FPELinear):
+    """`model` with a MaskedLinear first layer (converted in place when it is an FPELinear); a
+    model with no fc1 (tree_cc's) as it is."""
+    if isinstance(getattr(model, "fc1", None), FPELinear):
         model.fc1 = model.fc1.to_masked()  # copies the weights under no_grad
     return model
