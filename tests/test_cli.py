@@ -84,10 +84,10 @@ TINY_RUN = ["--vars", "8", "--clauses", "3", "--train", "32", "--test", "16", "-
      "alpha: none of the methods dense takes it"),
     # An unknown method, for run and for sweep, and a plugin module that is not there.
     (["run", *TINY_RUN, "--methods", "dense,nope", "--out", "{tmp}/r"],
-     "methods: unknown method 'nope'; known methods: dense, "),
+     "methods: unknown method 'nope'; known methods: bimt, dense, "),
     (["run", *TINY_RUN, "--arms", "nope", "--out", "{tmp}/r"], "unknown method 'nope'"),
     (["sweep", "--neurons", "2", "--clauses", "3", "--vars", "16", "--methods", "fpe,nope",
-      "--out", "{tmp}/r"], "methods: unknown method 'nope'; known methods: dense"),
+      "--out", "{tmp}/r"], "methods: unknown method 'nope'; known methods: bimt, dense"),
     (["run", "--plugin", "satbench_no_such_plugin", *TINY_RUN, "--out", "{tmp}/r"],
      "plugin 'satbench_no_such_plugin' (plugin module satbench_no_such_plugin (--plugin)): "
      "cannot be imported: ModuleNotFoundError: No module named 'satbench_no_such_plugin'"),

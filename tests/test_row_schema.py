@@ -17,10 +17,12 @@ DOC = Path(__file__).resolve().parents[1] / "docs" / "results-schema.md"
 ALL_METHODS = tuple(name for name in METHODS.names() if METHODS.origin(name) == BUILT_IN)
 
 
+TASK = TaskSpec(n_vars=8, n_clauses=4, form="dnf", n_train=64, n_test=32)
+
+
 @pytest.fixture(scope="module")
 def rows() -> list[dict]:
-    task = TaskSpec(n_vars=8, n_clauses=4, form="dnf", n_train=64, n_test=32)
-    context = TrainingContext(task, neurons=2, warmup_steps=3, expanded_steps=3)
+    context = TrainingContext(TASK, neurons=2, warmup_steps=3, expanded_steps=3)
     return train_and_evaluate(runs_for(context, ALL_METHODS))
 
 
@@ -54,9 +56,34 @@ def test_rows_have_the_schema_dtypes(rows):
                 assert dtype == dtypes[name], (row["method"], name)
 
 
-def test_clause_integrity_is_nan_exactly_for_the_methods_that_are_not_split(rows):
-    unsplit = {row["method"] for row in rows if math.isnan(row["clause_integrity"])}
-    assert unsplit == {"dense", "dense_reset", "wide_dense", "dropconnect"}
+def test_clause_integrity_is_set_exactly_for_the_methods_that_split(rows):
+    split = {row["method"] for row in rows if not math.isnan(row["clause_integrity"])}
+    assert split == {"fpe", "sparse_scratch", "fpe_overlap"}
+
+
+def test_each_method_matches_dense_on_the_budget_it_names(rows):
+    dense = next(row for row in rows if row["method"] == "dense")
+    for row in rows:
+        budget = row["budget"]
+        if budget == "nnz_weights" or budget == "trainable_parameters":
+            assert row[budget] == dense[budget], row["method"]
+        elif budget == "macs_per_example":  # tree_cc: dense's plus its gating units'
+            assert row[budget] == dense[budget] + row["depth"] * TASK.n_inputs, row["method"]
+        else:
+            assert budget == "none" and row["method"] in {"dense", "wide_dense", "tree_dense"}
+        # a forward pass touches every weight, except in the tree, which holds more than it uses
+        more_than_used = row["method"] == "tree_cc"
+        assert (row["macs_per_example"] < row["nnz_weights"]) == more_than_used, row["method"]
+        assert row["trainable_parameters"] >= row["nnz_weights"], row["method"]
+
+
+def test_a_method_s_own_columns_are_null_in_the_others_rows(rows):
+    owners = {"classifier_scale": "fixed_classifier", "leaf_entropy": "tree_cc"}
+    for row in rows:
+        for column, owner in owners.items():
+            assert (row[column] is not None) == (row["method"] == owner), (row["method"], column)
+        # seed 0: bimt stores its graph
+        assert (row["connection_graph"] is not None) == (row["method"] == "bimt")
 
 
 def test_the_document_is_the_rendered_schema():

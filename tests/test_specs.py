@@ -140,8 +140,8 @@ def test_a_context_round_trips_and_counts_its_steps():
     ("fpe", {"output_scale": "half"}, "output_scale: expected one of copy, divide"),
     ("dense", {"alpha": 2}, "unknown fields alpha"),
     ("wide_dense", ExpansionParams(), "params: wide_dense takes WideParams, got ExpansionParams"),
-    ("moe", None, "methods: unknown method 'moe'; known methods: dense, dense_reset, "
-                    "dropconnect, fpe"),
+    ("moe", None, "methods: unknown method 'moe'; known methods: bimt, dense, "
+                    "dense_reset, dropconnect, fixed_classifier, fpe"),
 ])
 def test_invalid_runs_are_one_line_errors(method, params, message):
     with pytest.raises(SatbenchError, match=message) as error:

@@ -15,6 +15,7 @@ import pytest
 
 from satbench.cli import build_parser, main
 from satbench.errors import SatbenchError
+from satbench.methods import METHODS
 from satbench.store import read_results, runs_dir
 from satbench.sweeps.engine import run_sweep
 from satbench.sweeps.executors import SerialExecutor, get_executor
@@ -92,8 +93,12 @@ def test_presets_are_valid_and_the_paper_preset_has_both_lines():
     budgets = [t1 + t2 for t1, t2 in dict(get_preset("budget").axes)[
         "warmup_steps+expanded_steps"]]
     assert len(budgets) >= 3 and budgets == sorted(budgets)
+    methods = get_preset("methods")  # every registered method, on paper's pressure cells
+    assert set(methods.methods) == set(METHODS.names())
+    assert methods.cells and all(m > h for h, m in methods.cells)
+    assert set(methods.cells) <= set(paper.cells) and methods.seeds == 5
     with pytest.raises(SatbenchError, match="known presets: quick, paper, budget, timing, "
-                                            "tuned-shared"):
+                                            "tuned-shared, methods"):
         get_preset("huge")
 
 

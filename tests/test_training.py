@@ -128,7 +128,7 @@ def test_runs_of_two_contexts_or_an_unknown_method_are_one_line_errors():
     assert "\n" not in str(error.value)
     with pytest.raises(SatbenchError, match="unknown method 'moe'") as error:
         RunSpec(CONTEXT, "moe")
-    assert "\n" not in str(error.value) and "known methods: dense" in str(error.value)
+    assert "\n" not in str(error.value) and "known methods: bimt, dense" in str(error.value)
 
 
 def test_same_spec_same_weights_in_this_and_another_process():

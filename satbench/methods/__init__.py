@@ -9,11 +9,14 @@ from dataclasses import fields
 
 from satbench.errors import SatbenchError
 from satbench.methods.base import BUDGETS, Built, Method, NoParams, Setup, alpha_field
+from satbench.methods.bimt import Bimt
 from satbench.methods.dense import Dense
 from satbench.methods.dense_reset import DenseReset
 from satbench.methods.dropconnect import DropConnect
+from satbench.methods.fixed_classifier import FixedClassifier
 from satbench.methods.fpe import FPE, ExpansionParams, OverlappingFPE
 from satbench.methods.sparse_scratch import SparseScratch
+from satbench.methods.tree_cc import TreeCC, TreeDense
 from satbench.methods.wide_dense import WideDense
 from satbench.registry import Registry
 from satbench.specs import BASELINE, TaskSpec, TrainingContext, flag_of, spec_fields
@@ -62,7 +65,8 @@ def register_method(method, *, replace: bool = False):
     return method
 
 
-for _method in (Dense, FPE, WideDense, SparseScratch, DenseReset, OverlappingFPE, DropConnect):
+for _method in (Dense, FPE, WideDense, SparseScratch, DenseReset, OverlappingFPE, DropConnect,
+                Bimt, FixedClassifier, TreeCC, TreeDense):
     register_method(_method)
 
 

@@ -109,19 +109,24 @@ def setting_label(settings: list[str]) -> pl.Expr:
 
 
 def _most_specific(points: pl.DataFrame, params: list[str]) -> pl.DataFrame:
-    """Drop each design point that a point of its context with more params agrees with (on the
-    params both set): a dense-only point where fpe points exist, wide_dense's (alpha) where fpe's
-    (alpha, split, output_scale) exist, dropconnect's (drop) beside fpe's. A method whose params
-    are not set in the points left joins on the context alone."""
+    """Drop each design point that a point of its context ranking higher agrees with (on the
+    params both set). A point ranks by how many of the design's params (alpha, split) it sets,
+    then by how many params: a dense-only point goes where fpe points exist, wide_dense's (alpha)
+    where fpe's (alpha, split, output_scale) exist, dropconnect's (drop), bimt's (alpha and its
+    own) and tree_cc's (depth) beside fpe's. A method whose params are not set in the points left
+    joins on the context alone (or on the params it shares with them)."""
     keep = []
     by_context: dict[str, list[dict]] = {}
     for point in points.iter_rows(named=True):
         by_context.setdefault(point["context_key"], []).append(point)
 
+    def rank(point):
+        return (sum(point.get(c) is not None for c in DESIGN),
+                sum(point[c] is not None for c in params))
+
     def refines(q, p):
         both = [c for c in params if p[c] is not None and q[c] is not None]
-        return (sum(q[c] is not None for c in params) > sum(p[c] is not None for c in params)
-                and all(q[c] == p[c] for c in both))
+        return rank(q) > rank(p) and all(q[c] == p[c] for c in both)
 
     for index, point in enumerate(points.iter_rows(named=True)):
         if not any(refines(other, point) for other in by_context[point["context_key"]]):

@@ -13,23 +13,28 @@ import polars as pl
 
 from satbench.reports import stats
 from satbench.reports.aggregate import Results, param_columns
-from satbench.reports.conclusions import format_p, points
+from satbench.reports.conclusions import format_p, intervals, points
 from satbench.reports.tables import markdown_table, method_label, percent_ci
 from satbench.specs import BASELINE
 
-BUDGET_TEXT = {"nnz_weights": "dense's non-zero weights", "none": "not matched (a reference)",
-               "baseline": "the baseline"}
+BUDGET_TEXT = {"nnz_weights": "dense's non-zero weights",
+               "macs_per_example": "dense's multiply-adds per example",
+               "trainable_parameters": "dense's trainable parameters",
+               "none": "not matched (a reference)", "baseline": "the baseline"}
+# Cost columns a per-cell table shows when the rows hold them (satbench 0.5 on).
+COSTS = (("nnz_weights", "nnz W"), ("macs_per_example", "MACs"),
+         ("trainable_parameters", "params"))
 
 
-def _labelled(results: Results) -> pl.DataFrame:
+def labelled_rows(results: Results) -> pl.DataFrame:
     """The stored rows with each context's setting and a label for each method and params."""
     settings = results.runs.select("context_key", "setting").unique("context_key")
     rows = results.rows.join(settings, on="context_key", how="inner")
     return rows.with_columns(pl.Series("label", [method_label(r) for r in rows.to_dicts()]))
 
 
-def _params_of(rows: pl.DataFrame, method: str) -> list[str]:
-    own = rows.filter(pl.col("method") == method)
+def _params_of(rows: pl.DataFrame, label: str) -> list[str]:
+    own = rows.filter(pl.col("label") == label)
     return [c for c in param_columns(own) if c in own.columns]
 
 
@@ -40,15 +45,29 @@ def _budget(row: dict) -> str:
 
 
 def paired_differences(rows: pl.DataFrame, label: str, other: str) -> pl.Series:
-    """test_accuracy of the runs labelled `label` minus method `other`'s, paired on the context
-    and the params both have."""
+    """test_accuracy of the runs labelled `label` minus those labelled `other`, paired on the
+    context and the params both have (none when those disagree)."""
     mine = rows.filter(pl.col("label") == label)
-    method = mine["method"][0]
-    common = [c for c in _params_of(rows, method) if c in _params_of(rows, other)]
-    theirs = rows.filter(pl.col("method") == other).select(
+    common = [c for c in _params_of(rows, label) if c in _params_of(rows, other)]
+    theirs = rows.filter(pl.col("label") == other).select(
         "context_key", *common, pl.col("test_accuracy").alias("other"))
     pairs = mine.join(theirs, on=["context_key", *common], how="inner", nulls_equal=True)
     return (pairs["test_accuracy"] - pairs["other"]).drop_nans()
+
+
+def named_partners(rows: pl.DataFrame, label: str) -> list[tuple[str, str]]:
+    """(shown name, label) of every run label of the methods `label`'s runs name in
+    compare_with (dense apart) that pairs with it: the method's name when one of its labels
+    pairs, each label when several do (bimt against fpe's clause and random splits)."""
+    first = rows.filter(pl.col("label") == label).row(0, named=True)
+    out = []
+    for method in (first.get("compare_with") or "").split(","):
+        if not method or method == BASELINE:
+            continue
+        labels = sorted(set(rows.filter(pl.col("method") == method)["label"]))
+        pairing = [other for other in labels if paired_differences(rows, label, other).len()]
+        out += [(method if len(pairing) == 1 else other, other) for other in pairing]
+    return out
 
 
 def _difference_text(diffs: pl.Series) -> str:
@@ -59,15 +78,29 @@ def _difference_text(diffs: pl.Series) -> str:
     return f"{points(summary.mean)}{spread} (p {format_p(summary.p)}, n={summary.n})"
 
 
+def _label_order(label: str):
+    return label.split(" ")[0] != BASELINE, label
+
+
+def _costs(rows: pl.DataFrame) -> list[tuple[str, str]]:
+    return [(name, header) for name, header in COSTS
+            if name in rows.columns and rows[name].null_count() < rows.height]
+
+
 def comparison_section(results: Results) -> list[str]:
-    rows = _labelled(results)
+    rows = labelled_rows(results)
     if BASELINE not in results.methods or rows.is_empty():
         return []
+    costs = _costs(rows)
     out = ["## Every method against dense, per cell", "",
            "Test accuracy in %, mean ± 95% t half-width over seeds; differences in points of "
            "test accuracy, paired within each training context (mean ± 95% t half-width, "
            "paired t-test p, number of pairs). Budget: what the method holds equal to the dense "
            "baseline (non-zero weights), or a reference that does not match it.", ""]
+    if len(costs) > 1:
+        out[-2] = out[-2].replace("(non-zero weights)", "(non-zero weights, multiply-adds per "
+                                  "example or trainable parameters)")
+        out[-2] += " Costs are means over the cell's runs."
     cells = rows.select("setting", "neurons", "clauses").unique().sort(
         "setting", "neurons", "clauses")
     for setting, h, m in cells.iter_rows():
@@ -75,20 +108,62 @@ def comparison_section(results: Results) -> list[str]:
                            & (pl.col("clauses") == m))
         title = f"h={h}, m={m}" + (f", {setting}" if setting else "")
         table_rows = []
-        for label in sorted(set(here["label"]), key=lambda t: (t.split(" ")[0] != BASELINE, t)):
+        for label in sorted(set(here["label"]), key=_label_order):
             runs = here.filter(pl.col("label") == label)
             first = runs.row(0, named=True)
-            others = [o for o in (first.get("compare_with") or "").split(",")
-                      if o and o != BASELINE and o in set(here["method"])]
-            versus = "; ".join(f"{o} {_difference_text(paired_differences(here, label, o))}"
-                               for o in others) or "–"
+            versus = "; ".join(f"{shown} {_difference_text(paired_differences(here, label, o))}"
+                               for shown, o in named_partners(here, label)) or "–"
             table_rows.append([
                 label, _budget(first),
-                f"{runs['nnz_weights'].mean():.0f}",
+                *[f"{runs[name].mean():.0f}" for name, _ in costs],
                 percent_ci(stats.summarize(runs["test_accuracy"])),
                 "–" if runs["method"][0] == BASELINE
                 else _difference_text(paired_differences(here, label, BASELINE)), versus])
         out += [f"**{title}**", "",
-                markdown_table(["method", "budget", "nnz W", "test acc (%)", "vs dense (points)",
-                        "vs the methods it names (points)"], table_rows), ""]
+                markdown_table(["method", "budget", *[header for _, header in costs],
+                                "test acc (%)", "vs dense (points)",
+                                "vs the methods it names (points)"], table_rows), ""]
     return out
+
+
+def _pooled_row(rows: pl.DataFrame, label: str, other: str) -> list | None:
+    """One pooled comparison of `label` with `other`: the mean of the paired differences of
+    every cell, the stratified bootstrap and t intervals, the positive pairs and the joint
+    verdict; None when no run pairs."""
+    groups = [paired_differences(cell, label, other).to_list()
+              for _, cell in rows.group_by("neurons", "clauses", maintain_order=True)]
+    summary = stats.summarize([d for group in groups for d in group])
+    if summary.n == 0:
+        return None
+    estimate = stats.pooled_mean(groups)
+    return [sum(1 for group in groups if group), points(estimate.value), intervals(estimate),
+            f"{summary.positive} of {summary.n}", stats.joint_verdict(estimate, +1)]
+
+
+def pooled_method_section(results: Results) -> list[str]:
+    """Every method against dense at the budget it matches, and against the methods it names,
+    pooled over the cells of each setting."""
+    rows = labelled_rows(results)
+    if BASELINE not in results.methods or rows.is_empty():
+        return []
+    table = []
+    for setting in sorted(set(rows["setting"])):
+        here = rows.filter(pl.col("setting") == setting)
+        for label in sorted(set(here["label"]) - {BASELINE}, key=_label_order):
+            shown = f"{label}, {setting}" if setting else label
+            budget = _budget(here.filter(pl.col("label") == label).row(0, named=True))
+            for against, other, matched in [("dense", BASELINE, budget)] + [
+                    (name, other, "–") for name, other in named_partners(here, label)]:
+                pooled = _pooled_row(here, label, other)
+                if pooled is not None:
+                    table.append([shown, against, matched, *pooled])
+    if not table:
+        return []
+    return ["## Every method against dense and the methods it names, pooled", "",
+            "Paired differences in test accuracy (points) pooled over the cells of each setting: "
+            "the mean, the 95% stratified bootstrap interval (seeds resampled within each cell) "
+            "and the Student t interval, and how many pairs are positive. Better: `yes` when "
+            "both intervals lie above 0, `no` when both lie below, else `inconclusive`. Budget: "
+            "what the method holds equal to dense in that comparison.", "",
+            markdown_table(["method", "against", "budget", "cells", "mean (points)", "intervals",
+                            "positive", "better?"], table), ""]

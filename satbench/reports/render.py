@@ -26,8 +26,9 @@ from satbench.reports.aggregate import (
     run_params,
     setting_columns,
 )
+from satbench.reports.bimt_figure import bimt_graph
 from satbench.reports.collisions import collision_figure, collision_runs, collision_section
-from satbench.reports.comparisons import comparison_section
+from satbench.reports.comparisons import comparison_section, pooled_method_section
 from satbench.reports.conclusions import (
     Conclusion,
     ci_points,
@@ -36,8 +37,10 @@ from satbench.reports.conclusions import (
     lines,
     points,
 )
+from satbench.reports.pareto import pareto
 from satbench.reports.per_clause import per_clause_section
 from satbench.reports.schedule import budget_section
+from satbench.reports.structure import structure_section
 from satbench.reports.tables import markdown_table as table
 from satbench.reports.tables import percent_ci
 
@@ -297,7 +300,8 @@ def render(results: Results, directory: Path) -> tuple[str, list[str]]:
         body += ["## Notes", "", *[f"- {n}" for n in results.notes], ""]
     body += conclusion_section(report_conclusions(results))
     body += against_paper_section(results)
-    body += pooled_section(results) + budget_section(results) + collision_section(results)
+    body += pooled_section(results) + pooled_method_section(results)
+    body += budget_section(results) + collision_section(results)
     body += ["## Figures", ""]
     settings = sorted(results.runs["setting"].unique())
     for k, setting in enumerate(settings):
@@ -314,12 +318,20 @@ def render(results: Results, directory: Path) -> tuple[str, list[str]]:
     body += figure_section("Gram matrices at the highest pressure", "gram.png",
                            draw(figures.gram, "gram.png"),
                            "no run holds Gram matrices for both dense and FPE")
+    if "macs_per_example" in results.rows.columns:
+        body += figure_section("Accuracy against cost (Pareto)", "pareto.png",
+                               draw(pareto, "pareto.png"),
+                               "no method run is paired with a dense run that records its costs")
+    if "bimt" in results.methods:
+        body += figure_section("BIMT's connection graph", "bimt_graph.png",
+                               draw(bimt_graph, "bimt_graph.png"),
+                               "no bimt run of training seed 0 stored its graph")
     if not collision_runs(results).is_empty():
         body += figure_section("Clause collisions against α", "collisions.png",
                                draw(collision_figure, "collisions.png"),
                                "no FPE run stored its clause collisions")
     body += cell_section(results) + per_clause_section(results) + paper_cell_section(results)
-    body += interference_section(results)
+    body += interference_section(results) + structure_section(results)
     body += comparison_section(results) + statistics_section()
     return "\n".join(body), made
 

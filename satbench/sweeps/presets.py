@@ -2,8 +2,9 @@
 
 `paper` follows the FPE paper's Boolean protocol as far as it is known; `budget` measures its
 FPE-vs-dense comparisons at 1x, 3x and 10x its training; `timing` moves the split's step at a
-fixed total; `tuned-shared` is satbench's earlier grid on shared-variable formulas with the dense
-baseline's tuned defaults; `quick` is the default main job. Every report shows each cell's floor
+fixed total; `methods` runs every method on `paper`'s pressure cells; `tuned-shared` is
+satbench's earlier grid on shared-variable formulas with the dense baseline's tuned defaults;
+`quick` is the default main job. Every report shows each cell's floor
 (majority class) and ceiling (wide_dense), so a cell at ceiling is visible as such.
 
 The paper's protocol, as known second-hand (DESIGN.md): a Boolean DNF with clauses as features;
@@ -44,6 +45,8 @@ PAPER_TRAINING = {"learning_rate": 1e-3, "batch_size": 256, "weight_decay": 0.0,
                   "warmup_steps+expanded_steps": ((1000, 1000),)}
 PAPER_METHODS = ("dense", "fpe", "wide_dense", "sparse_scratch", "dense_reset", "fpe_overlap",
                  "dropconnect")
+PRESSURE_CELLS = tuple(cell for cell in PAPER_CELLS if cell[1] > cell[0])  # m / h > 1
+ALL_METHODS = PAPER_METHODS + ("bimt", "fixed_classifier", "tree_cc", "tree_dense")
 # The paper's two splits, and random-shared: what one partition for all parents (which runs at the
 # dense layer's cost in the grouped format) costs against a per-parent one is an open question.
 PAPER_SPLITS = ("clause", "random", "random-shared")
@@ -95,6 +98,15 @@ PRESETS = {
         name="tuned-shared", cells=PAPER_CELLS, seeds=5,
         methods=("dense", "fpe", "wide_dense", "sparse_scratch"),
         axes={"alpha": (2, 4), "split": ("clause", "random")},
+    ),
+    # Every method at once on paper's pressure cells (more clauses than neurons), paper's task
+    # and schedule, 5 seeds: the seed methods (bimt, fixed_classifier, tree_cc) against FPE and
+    # the references at their stated budgets. Both targets: the fixed classifier is made for
+    # many outputs (target clauses: m), FPE's claims are about one (formula).
+    "methods": SweepSpec(
+        name="methods", cells=PRESSURE_CELLS, seeds=5, methods=ALL_METHODS,
+        axes={**_single(PAPER_TASK), **_single(PAPER_TRAINING), "target": ("formula", "clauses"),
+              "alpha": (2,), "split": ("clause", "random"), "output_scale": ("copy",)},
     ),
     # A larger grid, for a GPU or many machines.
     "full": SweepSpec.grid(
