@@ -27,7 +27,7 @@ import torch
 from torch import nn
 
 from satbench.errors import SatbenchError
-from satbench.models.masked_linear import MaskedLinear
+from satbench.models.masked_linear import MaskedLinear, check_sizes
 
 EPS = 1e-8  # the official HadamardProj's guard against an all-zero hidden vector
 
@@ -88,10 +88,7 @@ class FixedClassifierMLP(nn.Module):
                  generator: torch.Generator | None, projection: torch.Tensor,
                  projection_kind: str):
         super().__init__()
-        for name, value in (("n_inputs", n_inputs), ("n_hidden", n_hidden),
-                            ("n_outputs", n_outputs)):
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise SatbenchError(f"{name}: expected a positive integer, got {value!r}")
+        check_sizes(n_inputs=n_inputs, n_hidden=n_hidden, n_outputs=n_outputs)
         if tuple(projection.shape) != (n_outputs, n_hidden):
             raise SatbenchError(f"projection: expected shape {(n_outputs, n_hidden)}, got "
                                 f"{tuple(projection.shape)}")

@@ -18,6 +18,13 @@ from torch import nn
 from satbench.errors import SatbenchError
 
 
+def check_sizes(**sizes: int) -> None:
+    """A one-line SatbenchError naming the first size that is not a positive integer."""
+    for name, value in sizes.items():
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise SatbenchError(f"{name}: expected a positive integer, got {value!r}")
+
+
 def _reapply_mask(module: "MaskedLinear", incompatible_keys) -> None:
     # A module-level function (not a lambda) so that models stay picklable and deep-copyable.
     module.apply_mask_()
@@ -38,9 +45,7 @@ class MaskedLinear(nn.Module):
         generator: torch.Generator | None = None, dtype: torch.dtype = torch.float32,
     ):
         super().__init__()
-        for name, value in (("out_features", out_features), ("in_features", in_features)):
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise SatbenchError(f"{name}: expected a positive integer, got {value!r}")
+        check_sizes(out_features=out_features, in_features=in_features)
         self.out_features = out_features
         self.in_features = in_features
         self.weight = nn.Parameter(torch.zeros(out_features, in_features, dtype=dtype))

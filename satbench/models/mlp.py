@@ -13,7 +13,7 @@ import torch
 from torch import nn
 
 from satbench.errors import SatbenchError
-from satbench.models.masked_linear import MaskedLinear
+from satbench.models.masked_linear import MaskedLinear, check_sizes
 
 ACTIVATIONS = {"relu": torch.relu, "silu": torch.nn.functional.silu}
 
@@ -37,10 +37,7 @@ class MLP(nn.Module):
             raise SatbenchError(f"activation: expected one of {', '.join(ACTIVATIONS)}, got "
                                 f"{activation!r}")
         self.activation = activation
-        for name, value in (("n_inputs", n_inputs), ("n_hidden", n_hidden),
-                            ("n_outputs", n_outputs)):
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise SatbenchError(f"{name}: expected a positive integer, got {value!r}")
+        check_sizes(n_inputs=n_inputs, n_hidden=n_hidden, n_outputs=n_outputs)
         self.fc1 = MaskedLinear(n_hidden, n_inputs, bias=bias, generator=generator, dtype=dtype)
         self.fc2 = MaskedLinear(n_outputs, n_hidden, bias=bias, generator=generator, dtype=dtype)
 

@@ -26,8 +26,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from satbench.errors import SatbenchError
-from satbench.models.masked_linear import MaskedLinear
+from satbench.models.masked_linear import MaskedLinear, check_sizes
 
 
 def n_nodes(depth: int) -> int:
@@ -69,10 +68,7 @@ class TreeMLP(nn.Module):
     def __init__(self, n_inputs: int, n_hidden: int, n_outputs: int, depth: int,
                  generator: torch.Generator | None, gate_generator: torch.Generator | None):
         super().__init__()
-        for name, value in (("n_inputs", n_inputs), ("n_hidden", n_hidden),
-                            ("n_outputs", n_outputs), ("depth", depth)):
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise SatbenchError(f"{name}: expected a positive integer, got {value!r}")
+        check_sizes(n_inputs=n_inputs, n_hidden=n_hidden, n_outputs=n_outputs, depth=depth)
         self.n_inputs, self.depth = n_inputs, depth
         self.nodes = nn.Parameter(torch.zeros(n_nodes(depth), n_hidden * n_inputs))
         self.bias1 = nn.Parameter(torch.zeros(n_hidden))
