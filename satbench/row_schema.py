@@ -141,11 +141,13 @@ OUTCOME = (
            "when false| > 0.5 x the unit's activation std, on the test split. NaN when no unit "
            "is live."),
     Column("mask_clause_integrity", pl.Float64,
-           "Of the (hidden unit, clause) pairs where the unit's trained W1 reads at least one of "
-           "the clause's inputs, the fraction where it reads all of them: whether the sparse "
-           "first layer keeps clauses whole, for any method (bimt learns its mask; fpe is "
-           "given one). NaN when W1 has no zero (every unit reads every clause whole) or no "
-           "clause. For tree_cc, over its leaves' matrices, weighted by their test rows.",
+           "Of the (hidden unit, clause) pairs where a sparse unit (one with a zero in its row "
+           "of the trained W1) reads at least one of the clause's inputs, the fraction where it "
+           "reads all of them: whether a sparse first layer keeps clauses whole, for any method "
+           "(bimt learns its mask; fpe is given one). Units that read every input are left out: "
+           "they read every clause whole, which says nothing. NaN with no sparse unit (a dense "
+           "layer) or no clause. For tree_cc, over its leaves' matrices, weighted by their test "
+           "rows.",
            "0.5"),
     Column("modularity", pl.Float64,
            "Newman's modularity Q of the graph of inputs and hidden units joined by |W1| "

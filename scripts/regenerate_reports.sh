@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # Regenerate every committed reference report and its results store, from scratch, then the golden
-# statistics file that tests/test_stats_golden.py checks against them. About 30 minutes on 2 CPU
+# statistics file that tests/test_stats_golden.py checks against them. About 45 minutes on 2 CPU
 # cores. Run from the root of a clean checkout (the rows record its commit), with satbench on PATH.
 set -euo pipefail
 rm -rf reports/quick reports/paper reports/tuned-shared reports/budget reports/timing \
-  reports/output-scale reports/t2-3000  # stale figures too
+  reports/output-scale reports/t2-3000 reports/methods  # stale figures too
 satbench sweep --out reports/quick/results --report reports/quick --no-progress
 # The paper's protocol on read-once formulas; its report sets it beside the tuned shared-support
 # grid (the "Against the paper" table has a column for each).
@@ -14,9 +14,10 @@ satbench sweep --preset tuned-shared --out reports/tuned-shared/results \
 satbench report reports/paper/results reports/tuned-shared/results --out reports/paper
 satbench sweep --preset budget --out reports/budget/results --report reports/budget --no-progress
 satbench sweep --preset timing --out reports/timing/results --report reports/timing --no-progress
+satbench sweep --preset methods --out reports/methods/results --report reports/methods --no-progress
 scripts/measure_output_scale.sh
 scripts/measure_t2.sh
 python scripts/capture_stats_golden.py reports/quick reports/paper reports/tuned-shared \
-  reports/budget reports/timing reports/output-scale reports/t2-3000
+  reports/budget reports/timing reports/output-scale reports/t2-3000 reports/methods
 satbench verify reports/quick reports/paper reports/tuned-shared reports/budget reports/timing \
-  reports/output-scale reports/t2-3000 --runs 1 --no-progress
+  reports/output-scale reports/t2-3000 reports/methods --runs 1 --no-progress

@@ -244,9 +244,7 @@ def test_mixed_shapes_are_grouped_by_shape(datasets, monkeypatch):
     for trained in result:
         run, model = trained.run, trained.model
         task = run.context.task
-        width = run.context.neurons * getattr(run.params, "alpha", 1)
-        if run.method == "dense_reset":
-            width = run.context.neurons
+        width = run.trainer.hidden_width(run.params, run.context)
         assert (model.n_inputs, model.width, model.n_outputs) == (
             task.n_inputs, width, task.n_outputs)
     worst, agreement = compare(runs, datasets, result)
@@ -265,10 +263,11 @@ def test_a_memory_limit_cuts_a_group_into_chunks(datasets, monkeypatch):
     whole = train_runs_batched(runs, datasets)
     assert sizes == [3]
     sizes.clear()
-    # dense 4, fpe 8, wide_dense 8, sparse_scratch 8, dense_reset 4, fpe_overlap 8 hidden units
-    assert [run.trainer.hidden_width(run.params, run.context) for run in GROUPS[0]] == [
-        4, 8, 8, 8, 4, 8]
-    one_context = sum(64 * (2 * width + 12) * 4 for width in (4, 8, 8, 8, 4, 8))
+    # dense 4, fpe 8, wide_dense 8, sparse_scratch 8, dense_reset 4, fpe_overlap 8 hidden units,
+    # then tree_dense, as wide as a depth-3 tree's parameters
+    widths = [run.trainer.hidden_width(run.params, run.context) for run in GROUPS[0]]
+    assert widths[:6] == [4, 8, 8, 8, 4, 8] and widths[6:] == [52]
+    one_context = sum(64 * (2 * width + 12) * 4 for width in widths)
     cut = train_runs_batched(runs, datasets, memory_limit=one_context)
     assert sizes == [1, 1, 1]
     assert digest(cut) == digest(whole)

@@ -206,7 +206,7 @@ def test_the_figure_draws_a_small_graph(tmp_path):
              "w2": [[1.0, -0.5]], "b2": [0.0], "input_positions": [2, 0, 1],
              "output_positions": [0], "clauses_of_input": [[0], [], [0, 1]]}
     path = tmp_path / "bimt.png"
-    caption = connection_graph_figure(graph, path, "bimt, seed 0")
+    caption = connection_graph_figure([(graph, "bimt, seed 0")], path)
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and "3 inputs" in caption
 
 

@@ -16,6 +16,7 @@ from satbench.sweeps.verify import (
     report_stores,
     retrain_differences,
     runs_to_verify,
+    stored_runs,
 )
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -23,7 +24,7 @@ REPORTS = sorted(path.parent.name for path in (ROOT / "reports").glob("*/report.
 # Runs retrained per store: all of the quick report (the README's main job), a spread sample of
 # the larger ones, so that CI stays within minutes.
 RETRAIN = {"quick": None, "paper": 2, "tuned-shared": 1, "budget": 1, "timing": 1,
-           "output-scale": 1, "t2-3000": 1}
+           "output-scale": 1, "t2-3000": 1, "methods": 3}
 # Bitwise agreement holds on the platform the stores were computed on (torch 2.13 on CPU, MKL,
 # AVX-512: this project's development and CI machines). Another BLAS or CPU rounds some products
 # differently, and round-off then changes trajectories (see satbench.sweeps.batched).
@@ -50,3 +51,15 @@ def test_retrained_runs_give_the_stored_rows(name, monkeypatch):
             f"{store}: not a store committed under reports/"
         runs = runs_to_verify(store, RETRAIN[name])
         assert retrain_differences(store, runs, get_executor("local")) == []
+
+
+@pytest.mark.skipif(not SAME_PLATFORM, reason="bitwise agreement needs torch 2.13, MKL, AVX-512")
+def test_one_run_of_each_seed_method_retrains_to_its_stored_row(monkeypatch):
+    """The spread sample above may miss the methods with their own training loops: one run of
+    each (the first by key) from the methods report's store, trained again."""
+    monkeypatch.chdir(ROOT)
+    store = Path("reports/methods/results")
+    runs = sorted(stored_runs(store).values(), key=lambda run: run.key)
+    chosen = [next(run for run in runs if run.method == method)
+              for method in ("bimt", "fixed_classifier", "tree_cc", "tree_dense")]
+    assert retrain_differences(store, chosen, get_executor("local")) == []

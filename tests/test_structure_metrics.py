@@ -53,3 +53,9 @@ def test_modularity_is_deterministic_and_sign_blind():
         (16, 24)) < 0.3)
     assert modularity(w) == modularity(w.copy()) == modularity(-w)
     assert math.isnan(modularity(np.zeros((3, 4))))
+
+
+def test_units_that_read_every_input_do_not_count():
+    w = np.ones((3, 6))
+    w[2, [0, 3]] = 0.0  # one sparse unit, which cuts both clauses
+    assert mask_clause_integrity(w, FORMULA, "pm1") == 0.0

@@ -13,17 +13,20 @@ from satbench.metrics._arrays import as_weight_matrix
 
 
 def mask_clause_integrity(W1, formula: Formula, encoding: str) -> float:
-    """Of the (hidden unit, clause) pairs where the unit reads at least one of the clause's inputs
-    (a non-zero weight), the fraction where it reads all of them.
+    """Of the (hidden unit, clause) pairs where a sparse unit reads at least one of the clause's
+    inputs (a non-zero weight), the fraction where it reads all of them.
 
     A clause's inputs are all inputs of its variables, as in the splitter metric
     satbench.models.splitters.clause_integrity, which asks the same of a split's labels: there a
     clause is whole when one child gets all its inputs; here, when every unit that reads some of
-    it reads all of it. FPE's clause split before pruning scores 1. NaN when W1 has no zero (a
-    dense unit reads every clause whole, which says nothing) or when no unit reads any clause.
+    it reads all of it. Only sparse units count (a zero in their row): a unit that reads every
+    input reads every clause whole, which says nothing about where a mask put its weights. FPE's
+    clause split before pruning scores 1. NaN when no unit is sparse (a dense layer) or no sparse
+    unit reads any clause.
     """
     reads = as_weight_matrix(W1) != 0
-    if reads.all() or not formula.clauses:
+    reads = reads[~reads.all(axis=1)]  # the sparse units
+    if not len(reads) or not formula.clauses:
         return math.nan
     groups = clause_inputs(formula.clauses, get_encoding(encoding).input_variables(formula.n_vars))
     touched = np.stack([reads[:, g].any(axis=1) for g in groups], axis=1)  # (units, clauses)

@@ -44,6 +44,20 @@ def pareto_points(results: Results) -> pl.DataFrame:
     return pl.DataFrame(out).sort("setting", "label")
 
 
+def short_labels(labels: list[str]) -> dict[str, str]:
+    """Each method label ("fpe alpha=2 split=clause ...") with only the params whose value
+    differs between that method's labels, for a legend that fits (the method alone when none
+    differ)."""
+    parsed = {label: (label.split(" ")[0], label.split(" ")[1:]) for label in labels}
+    out = {}
+    for label, (method, params) in parsed.items():
+        others = [p for m, p in parsed.values() if m == method]
+        varying = [param for i, param in enumerate(params)
+                   if len({tuple(p)[i] if i < len(p) else None for p in others}) > 1]
+        out[label] = " ".join([method, *varying])
+    return out
+
+
 def pareto(results: Results, path) -> str | None:
     points = pareto_points(results)
     if points.is_empty():
@@ -69,11 +83,13 @@ def pareto(results: Results, path) -> str | None:
             ax.set_ylabel("test accuracy − dense's (points)")
             ax.set_title(f"accuracy against {name}" + (f"\n{setting}" if setting else ""),
                          fontsize=10)
-    figure.legend(list(handles.values()), list(handles), loc="outside lower center",
-                  fontsize=8, ncols=2)
+    names = short_labels(list(handles))
+    figure.legend(list(handles.values()), [names[label] for label in handles],
+                  loc="outside lower center", fontsize=8, ncols=3)
     _save(figure, path)
     return ("Each method (with its params) at its cost relative to the dense model of the same "
             "training context (x, log scale; 1 = dense's budget, dotted) and its test accuracy "
             "minus dense's (y, points; mean and 95% t interval over every paired run, pooled "
             "over the cells). Left: non-zero learned weights; right: multiply-adds per "
-            "example in the forward pass. Up and to the left is better.")
+            "example in the forward pass. Up and to the left is better. The legend names only "
+            "the params that differ between a method's runs; the tables give them all.")
