@@ -9,6 +9,7 @@ pair, at the geometric mean of the cost ratios.
 
 import numpy as np
 import polars as pl
+from matplotlib import colormaps
 
 from satbench.reports import stats
 from satbench.reports.aggregate import Results
@@ -16,6 +17,7 @@ from satbench.reports.comparisons import labelled_rows
 from satbench.reports.figures import MARKERS, _figure, _save
 from satbench.specs import BASELINE
 
+COLOURS = colormaps["tab20"]  # up to 20 labels, each its own colour
 COSTS = (("nnz_weights", "non-zero weights"), ("macs_per_example", "multiply-adds per example"))
 
 
@@ -75,7 +77,7 @@ def pareto(results: Results, path) -> str | None:
                 spread = point["half_width"] if np.isfinite(point["half_width"]) else 0.0
                 handles[point["label"]] = ax.errorbar(
                     point[cost], 100 * point["diff"], yerr=100 * spread, fmt=MARKERS[k % 8],
-                    color=f"C{k % 10}", capsize=3, markersize=6)
+                    color=COLOURS(k % 20), capsize=3, markersize=6)
             ax.set_xscale("log", base=2)
             ax.axhline(0, color="grey", linewidth=0.8)
             ax.axvline(1, color="grey", linewidth=0.8, linestyle=":")
