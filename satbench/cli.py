@@ -359,7 +359,7 @@ def cmd_sweep(args) -> int:
     from satbench.training.formats import check_layer_format
 
     spec = sweep_spec_from_args(args)
-    executor = get_executor(args.executor)
+    executor = get_executor(args.executor, args.address)
     runs = spec.runs()
     check_layer_format(runs, args.layer_format)  # before the header: a bad format prints one line
     out = args.out or f"results/{spec.name}"
@@ -428,7 +428,8 @@ def cmd_verify(args) -> int:
     with tqdm(total=total, unit="run", desc="retrain", file=sys.stderr,
               disable=args.no_progress) as bar:
         for store, runs in plans.items():
-            differences += retrain_differences(store, runs, get_executor(args.executor),
+            differences += retrain_differences(store, runs,
+                                               get_executor(args.executor, args.address),
                                                on_run=bar.update)
     for line in differences:
         print(line)
@@ -454,8 +455,12 @@ def add_executor_argument(parser) -> None:
     from satbench.sweeps.executors import EXECUTORS
 
     parser.add_argument("--executor", default="local", choices=sorted(EXECUTORS),
-                        help="local: a process per core; serial: in this process "
-                             "(default: %(default)s)")
+                        help="local: a process per core; serial: in this process; ray: a Ray "
+                             "cluster (pip install 'satbench[ray]') (default: %(default)s)")
+    parser.add_argument("--address", default=None, metavar="HOST:PORT",
+                        help="with --executor ray: the cluster's head node (default: "
+                             "RAY_ADDRESS, else the Ray started on this machine, else a new "
+                             "local one)")
 
 
 def add_layer_format_argument(parser) -> None:

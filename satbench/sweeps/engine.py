@@ -13,6 +13,7 @@ import sys
 import traceback
 from contextlib import closing
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 
 from tqdm import tqdm
@@ -32,6 +33,7 @@ from satbench.training.single import train_runs
 log = logging.getLogger("satbench.sweeps")
 
 TRAINERS = ("single", "batched")
+DATASETS_PER_WORKER = 8  # a worker keeps the datasets of its last few tasks
 
 
 @dataclass
@@ -68,11 +70,11 @@ def _error_text(error: Exception) -> str:
     return f"{type(error).__name__}: {error} ({Path(where.filename).name}:{where.lineno})"
 
 
-def build_task(task: TaskSpec) -> tuple[TaskSpec, Dataset | None, str | None]:
+def build_task(task: TaskSpec, build=build_dataset) -> tuple[TaskSpec, Dataset | None, str | None]:
     """(task, dataset, None), or (task, None, why it cannot be built). Runs in a worker."""
     try:
-        return task, build_dataset(task), None
-    except Exception as error:  # reported per task by the caller, never raised across the pool
+        return task, build(task), None
+    except Exception as error:  # reported per task by the caller, never raised across workers
         return task, None, _error_text(error)
 
 
@@ -83,14 +85,30 @@ def by_context(runs: list[RunSpec]) -> list[list[RunSpec]]:
     return list(groups.values())
 
 
-def train_job(job: tuple[str, list[RunSpec], str, Dataset]):
+def check_task(task: TaskSpec) -> tuple[TaskSpec, None, str | None]:
+    """build_task without shipping the dataset back, for executors whose workers build datasets
+    themselves (Ray); it warms that worker's dataset cache."""
+    return task, None, build_task(task, cached_dataset)[2]
+
+
+@lru_cache(maxsize=DATASETS_PER_WORKER)
+def cached_dataset(task: TaskSpec) -> Dataset:
+    """A worker's dataset for `task`: built from its spec (the same bytes in any process)."""
+    return build_dataset(task)
+
+
+def train_job(job: tuple[str, list[RunSpec], str, Dataset | TaskSpec]):
     """Train runs that share a task, a context at a time or as one batched tensor program.
 
-    Returns (runs, a row per run, None), or (runs, None, why they failed). Both trainers give the
-    same weights (the batched one is tested bitwise against train_runs).
+    The job carries the task's dataset, or its TaskSpec when the executor's workers build
+    datasets themselves (Ray: none are shipped). Returns (runs, a row per run, None), or (runs,
+    None, why they failed). Both trainers give the same weights (the batched one is tested
+    bitwise against train_runs).
     """
     trainer, runs, layer_format, dataset = job
     try:
+        if isinstance(dataset, TaskSpec):
+            dataset = cached_dataset(dataset)
         if trainer == "batched":
             from satbench.training.batched import train_runs_batched
 
@@ -124,8 +142,9 @@ def make_jobs(runs: list[RunSpec], trainer: str,
 
 
 def jobs_with_datasets(runs: list[RunSpec], trainer: str, layer_format: str,
-                       datasets: dict[str, Dataset]) -> list[tuple]:
-    """make_jobs' jobs, each with the dataset its runs share: what train_job takes."""
+                       datasets: dict[str, Dataset | TaskSpec]) -> list[tuple]:
+    """make_jobs' jobs, each with the dataset its runs share (or its TaskSpec, for workers that
+    build it): what train_job takes."""
     return [(*job, datasets[job[1][0].context.task.fingerprint])
             for job in make_jobs(runs, trainer, layer_format)]
 
@@ -145,17 +164,21 @@ def write_manifest(spec: SweepSpec, out) -> Path:
 
 
 def build_datasets(tasks: list[TaskSpec], executor: Executor,
-                   progress: bool) -> dict[str, Dataset]:
-    """Every task's dataset, keyed by task fingerprint; one error naming every task that fails."""
+                   progress: bool) -> dict[str, Dataset | TaskSpec]:
+    """Every task's dataset, keyed by task fingerprint; one error naming every task that fails.
+    An executor that does not ship datasets (`ships_datasets = False`) has its workers check
+    that each task builds, and gets the TaskSpecs back in place of the datasets."""
     datasets, problems = {}, []
+    ships = getattr(executor, "ships_datasets", True)
     bar = tqdm(total=len(tasks), unit="task", desc="datasets", disable=not progress,
                file=sys.stderr, leave=False)
-    with bar, closing(executor.map_unordered(build_task, tasks)) as results:
+    with bar, closing(executor.map_unordered(build_task if ships else check_task,
+                                             tasks)) as results:
         for task, dataset, problem in results:
-            if dataset is None:
+            if problem is not None:
                 problems.append(f"{describe_task(task)}: {problem}")
             else:
-                datasets[task.fingerprint] = dataset
+                datasets[task.fingerprint] = dataset if ships else task
             bar.update(1)
     if problems:
         raise SatbenchError(f"{len(problems)} of {len(tasks)} tasks cannot run, so nothing was "

@@ -1,4 +1,5 @@
-"""Executors run a sweep's jobs. A registry, so a distributed engine (Ray) can slot in later.
+"""Executors run a sweep's jobs: `local` (a process pool), `serial` (in this process) and `ray`
+(a Ray cluster: satbench.sweeps.ray_executor). A registry, so another engine can slot in.
 
 An executor maps a picklable function over jobs and yields each result as soon as it is done, in
 any order; the engine stores results as they arrive, so an interrupted sweep keeps them. Closing
@@ -91,12 +92,25 @@ def register_executor(name: str, factory: Callable[[], Executor]) -> None:
     EXECUTORS[name] = factory
 
 
-def get_executor(name: str) -> Executor:
+def get_executor(name: str, address: str | None = None) -> Executor:
+    """The executor `name`; `address` (HOST:PORT of a cluster) is for the ray executor only."""
     if name not in EXECUTORS:
         raise SatbenchError(f"executor: unknown executor {name!r}; known executors: "
                             f"{', '.join(sorted(EXECUTORS))}")
-    return EXECUTORS[name]()
+    if address is None:
+        return EXECUTORS[name]()
+    if name != "ray":
+        raise SatbenchError(f"--address: only the ray executor connects to a cluster, not "
+                            f"{name!r}")
+    return EXECUTORS[name](address)
+
+
+def _ray_executor(address: str | None = None) -> Executor:
+    from satbench.sweeps.ray_executor import RayExecutor
+
+    return RayExecutor(address)
 
 
 register_executor("local", LocalExecutor)
 register_executor("serial", SerialExecutor)
+register_executor("ray", _ray_executor)
