@@ -200,3 +200,30 @@ def test_a_disjoint_formula_needs_m_times_k_variables():
 def test_shared_support_is_the_generator_of_before():
     assert random_formula(32, 8, 3, "dnf", 3) == \
         random_formula(32, 8, 3, "dnf", 3, support="shared")
+
+
+@pytest.mark.parametrize("n_vars, width, planted", [(60, 3, False), (40, 3, True), (30, 4, False),
+                                                    (2**22, 3, False)])
+def test_the_batched_sampler_for_large_formulas_keeps_every_guarantee(n_vars, width, planted):
+    """From BATCHED_FROM clauses on, clauses come from the vectorised sampler: still m distinct
+    clauses of k distinct variables (no tautology), planted ones satisfied, seeded, and each
+    variable about equally often. 2^22 variables make the int64 clause key overflow, so the
+    sampler falls back to comparing rows."""
+    from satbench.generators.random_formula import BATCHED_FROM
+
+    m = BATCHED_FROM
+    formula = random_formula(n_vars, m, width, "cnf", seed=3, planted=planted)
+    literals = formula.literal_array
+    assert formula.n_clauses == m and len(set(formula.clauses)) == m
+    variables = np.abs(literals)
+    assert (np.diff(np.sort(variables, axis=1), axis=1) > 0).all()
+    if planted:
+        keep = planted_assignment(n_vars, 3)
+        assert ((literals > 0) == keep[variables - 1]).any(axis=1).all()
+    assert formula == random_formula(n_vars, m, width, "cnf", seed=3, planted=planted)
+    if n_vars < 100:  # each variable's count is Binomial(m k, 1/n) under uniform sampling
+        counts = np.bincount(variables.ravel() - 1, minlength=n_vars)
+        expected = m * width / n_vars
+        assert np.abs(counts - expected).max() < 5 * np.sqrt(expected)
+        negative = float((literals < 0).mean())
+        assert abs(negative - 0.5) < 0.02  # planted: each variable set loses one pattern of 2^k

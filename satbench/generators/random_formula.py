@@ -9,6 +9,11 @@ from satbench.generators.formula import Formula
 from satbench.rng import numpy_rng
 from satbench.specs import FORMS, check_counts, max_distinct_clauses
 
+# Formulas of this many clauses or more come from the batched sampler: the same distribution as
+# the one-at-a-time one, whose per-clause Python cost is seconds at 10^5 clauses (smaller formulas
+# keep the one-at-a-time stream, and so every formula satbench has stored).
+BATCHED_FROM = 10_000
+
 
 def planted_assignment(n_vars: int, seed: int) -> np.ndarray:
     """The planted assignment (bool, variable v at index v-1) that random_formula plants."""
@@ -40,6 +45,9 @@ def random_formula(
     rng = numpy_rng(seed, "formula")
     if 2 * n_clauses >= max_distinct_clauses(n_vars, width, planted):
         clauses = _choose_from_all(n_vars, n_clauses, width, keep, rng)
+    elif n_clauses >= BATCHED_FROM:
+        clauses = _batched_rejection_sample(n_vars, n_clauses, width, keep,
+                                            numpy_rng(seed, "formula-batched"))
     else:
         clauses = _rejection_sample(n_vars, n_clauses, width, keep, rng)
     return Formula(n_vars, tuple(clauses), form)
@@ -80,6 +88,38 @@ def _rejection_sample(n_vars, n_clauses, width, keep, rng) -> list[tuple[int, ..
         seen.add(clause)
         clauses.append(clause)
     return clauses
+
+
+def _batched_rejection_sample(n_vars, n_clauses, width, keep, rng) -> list[tuple[int, ...]]:
+    """_rejection_sample's distribution, drawn in vectorised rounds: each round proposes enough
+    clauses for what is missing (k variables uniform with replacement, signs uniform), rejects
+    those with a repeated variable or violated by the planted assignment, and keeps, in
+    proposal order, each clause not seen before. The accepted sequence is one of distinct
+    clauses drawn uniformly, as the one-at-a-time sampler's is (another random stream)."""
+    accepted = np.empty((0, width), dtype=np.int64)  # signed literals, variables ascending
+    while len(accepted) < n_clauses:
+        missing = n_clauses - len(accepted)
+        proposals = missing + missing // 4 + 64
+        variables = np.sort(rng.integers(0, n_vars, (proposals, width)), axis=1)
+        negated = rng.integers(0, 2, (proposals, width)).astype(bool)
+        valid = (np.diff(variables, axis=1) > 0).all(axis=1)
+        if keep is not None:
+            valid &= (keep[variables] != negated).any(axis=1)
+        literals = np.where(negated, -(variables + 1), variables + 1)[valid]
+        both = np.concatenate([accepted, literals])
+        _, first = np.unique(_clause_keys(both, n_vars), axis=0, return_index=True)
+        new = np.sort(first[first >= len(accepted)])  # first sightings, in proposal order
+        accepted = np.concatenate([accepted, both[new[:missing]]])
+    return list(map(tuple, accepted.tolist()))
+
+
+def _clause_keys(literals: np.ndarray, n_vars: int) -> np.ndarray:
+    """One int64 per clause (its literals as digits in base 2n + 1) when that fits, so that
+    finding repeats sorts numbers rather than rows; the rows themselves otherwise."""
+    base = 2 * n_vars + 1
+    if base ** literals.shape[1] >= 2**63:
+        return literals
+    return (literals + n_vars) @ (base ** np.arange(literals.shape[1], dtype=np.int64))
 
 
 def _choose_from_all(n_vars, n_clauses, width, keep, rng) -> list[tuple[int, ...]]:
