@@ -20,6 +20,7 @@ for each method under the one-at-a-time trainer:
 Everything runs on one thread (satbench pins training to one per worker).
 
 Run: python benchmarks/throughput.py [--presets paper methods] [--contexts 2] [--steps T1,T2]
+[--cells H,M ...] [--no-single]
 """
 
 import argparse
@@ -63,8 +64,11 @@ def machine_limits() -> tuple[float, float, float]:
     return peak, add_bandwidth(1 << 24), add_bandwidth(1 << 16)
 
 
-def slice_of(preset: str, contexts: int, steps: tuple[int, int] | None) -> list[RunSpec]:
+def slice_of(preset: str, contexts: int, steps: tuple[int, int] | None,
+             cells: list[tuple[int, int]] | None = None) -> list[RunSpec]:
     runs = get_preset(preset).runs()
+    if cells:
+        runs = [run for run in runs if (run.context.neurons, run.context.task.n_clauses) in cells]
     chosen = list(dict.fromkeys(run.context for run in runs))[:contexts]
     runs = [run for run in runs if run.context in chosen]
     if steps is None:
@@ -138,7 +142,12 @@ def main(argv=None) -> None:
     parser.add_argument("--contexts", type=int, default=2,
                         help="training contexts per preset (default 2)")
     parser.add_argument("--steps", default=None, help="T1,T2 instead of the preset's own")
+    parser.add_argument("--cells", nargs="+", default=None, metavar="H,M",
+                        help="only these (neurons, clauses) cells of each preset")
+    parser.add_argument("--no-single", action="store_true",
+                        help="time the batched trainer only (the large presets' slices)")
     args = parser.parse_args(argv)
+    cells = [tuple(int(v) for v in cell.split(",")) for cell in args.cells or []]
     steps = tuple(int(s) for s in args.steps.split(",")) if args.steps else None
     torch.set_num_threads(1)
     limits = machine_limits()
@@ -148,27 +157,30 @@ def main(argv=None) -> None:
     header = ("| trainer / method | wall s | useful GFLOP | GFLOP/s | of peak | FLOP/byte "
               "(level) | roofline GFLOP/s | of roofline |\n|---|---|---|---|---|---|---|---|")
     for preset in args.presets:
-        runs = slice_of(preset, args.contexts, steps)
+        runs = slice_of(preset, args.contexts, steps, cells)
         tasks = {run.context.task for run in runs}
         datasets = {task.fingerprint: build_dataset(task) for task in tasks}
         batchable = [run for run in runs if run.trainer.batchable]
         batched_seconds, batched = timed(train_runs_batched, batchable, datasets)
+        lines = [report_line("batched (the batchable runs)", batched, batched_seconds, limits)]
+        context = runs[0].context
+        where = (f"\n{preset}: {len(runs)} runs in {args.contexts} contexts, h={context.neurons}, "
+                 f"m={context.task.n_clauses}, d={context.task.n_inputs}, "
+                 f"T1+T2={context.warmup_steps}+{context.expanded_steps}, "
+                 f"batch {context.batch_size or 'full'}")
+        if args.no_single:
+            print(where + "\n" + header + "\n" + lines[0])
+            continue
         solo_seconds, _ = timed(one_at_a_time, batchable, datasets)
         single_seconds, single = timed(one_at_a_time, runs, datasets)
-        lines = [report_line("batched (the batchable runs)", batched, batched_seconds, limits),
-                 report_line("one at a time (the same runs)", batched, solo_seconds, limits),
-                 report_line("one at a time (every run)", single, single_seconds, limits)]
+        lines += [report_line("one at a time (the same runs)", batched, solo_seconds, limits),
+                  report_line("one at a time (every run)", single, single_seconds, limits)]
         for method in dict.fromkeys(t.run.method for t in single):
             mine = [t for t in single if t.run.method == method]
             lines.append(report_line(f"one at a time: {method}", mine,
                                      sum(t.wall_seconds for t in mine), limits, True))
-        context = runs[0].context
-        print(f"\n{preset}: {len(runs)} runs in {args.contexts} contexts, h={context.neurons}, "
-              f"m={context.task.n_clauses}, d={context.task.n_inputs}, "
-              f"T1+T2={context.warmup_steps}+{context.expanded_steps}, "
-              f"batch {context.batch_size or 'full'}; batched trainer "
-              f"{solo_seconds / batched_seconds:.1f}x faster than one at a time on the "
-              f"batchable runs")
+        print(f"{where}; batched trainer {solo_seconds / batched_seconds:.1f}x faster than one at "
+              f"a time on the batchable runs")
         print(header)
         print("\n".join(lines))
 
