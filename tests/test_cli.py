@@ -117,7 +117,8 @@ def test_user_errors_exit_2_with_one_line_and_no_output(tmp_path, satlib, capsys
     (["generate", "--vars", "3"], "the following arguments are required: --clauses, --out"),
     (["run", "--steps", "-1,5"], "--steps: expected T1,T2: two non-negative integers"),
     (["run", "--steps", "5"], "--steps: expected T1,T2"),
-    (["sweep", "--executor", "ray"], "invalid choice: 'ray' (choose from 'local', 'serial')"),
+    (["sweep", "--executor", "dask"],
+     "invalid choice: 'dask' (choose from 'local', 'ray', 'serial')"),
     (["sweep", "--bogus"], "unrecognized arguments: --bogus"),
     (["frobnicate"], "invalid choice: 'frobnicate'"),
 ])

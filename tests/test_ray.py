@@ -3,12 +3,15 @@ and nothing lost when a worker node or the driver dies mid-sweep.
 
 The cluster is what a user starts by hand: `ray start --head` and `ray start --address=...`, one
 CPU each, in sessions of their own so that the test can kill one node (its whole process group)
-and always tear both down. Everything stays on loopback addresses: Ray rewrites 127.0.0.1 into the
+and always tear both down. Ray's token authentication is on, with a token made for the test and
+given to every node and driver (RAY_AUTH_TOKEN), so no state in ~/.ray is read or written.
+Everything stays on loopback addresses: Ray rewrites 127.0.0.1 into the
 machine's public address (its nodes must reach each other), but not the rest of 127/8, so the head
 is 127.0.0.2 and the worker node 127.0.0.3.
 """
 
 import os
+import secrets
 import signal
 import subprocess
 import sys
@@ -25,7 +28,8 @@ from satbench.sweeps.verify import PROVENANCE
 RAY = Path(sys.executable).with_name("ray")
 SATBENCH = Path(sys.executable).with_name("satbench")
 HEAD, WORKER, PORT = "127.0.0.2", "127.0.0.3", 6391
-ENV = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0"}
+AUTH = {"RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": secrets.token_hex(32),
+        "RAY_USAGE_STATS_ENABLED": "0"}
 NODE_FLAGS = ["--num-cpus=1", "--object-store-memory=100000000", "--disable-usage-stats",
               "--block"]
 # A sweep of single-trainer jobs (one per training context), long enough to kill a node in.
@@ -35,7 +39,7 @@ SWEEP = ["sweep", "--neurons", "2,3", "--clauses", "4,5", "--vars", "12", "--tra
 
 
 def start_node(*arguments: str, log: Path) -> subprocess.Popen:
-    return subprocess.Popen([str(RAY), "start", *arguments, *NODE_FLAGS], env=ENV,
+    return subprocess.Popen([str(RAY), "start", *arguments, *NODE_FLAGS], env=os.environ,
                             stdout=log.open("w"), stderr=subprocess.STDOUT,
                             start_new_session=True)
 
@@ -71,7 +75,10 @@ def wait_for(condition, seconds: float, what: str) -> None:
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory):
     """(head, worker node) of a running two-node cluster; both are killed afterwards, pass or
-    fail."""
+    fail. The token is in this process's environment while it runs (the in-process driver reads
+    it) and in every node's and sweep's."""
+    saved = {name: os.environ.get(name) for name in AUTH}
+    os.environ.update(AUTH)
     logs = tmp_path_factory.mktemp("ray")
     nodes = [start_node("--head", f"--node-ip-address={HEAD}", f"--port={PORT}",
                         "--include-dashboard=false", f"--temp-dir={logs / 'tmp'}",
@@ -85,6 +92,11 @@ def cluster(tmp_path_factory):
     finally:
         for node in reversed(nodes):
             kill_node(node)
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 def stored(out: Path) -> int:
@@ -106,8 +118,8 @@ def local_rows(tmp_path_factory) -> pl.DataFrame:
 def sweep_process(out: Path) -> subprocess.Popen:
     command = [str(SATBENCH), *SWEEP, "--executor", "ray", "--address",
                f"{HEAD}:{PORT}", "--out", str(out)]
-    return subprocess.Popen(command, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            text=True)
+    return subprocess.Popen(command, env=os.environ, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
 
 
 def test_a_sweep_on_the_cluster_stores_the_local_executor_s_rows(cluster, local_rows, tmp_path):

@@ -125,8 +125,8 @@ def test_bad_grids_fail_before_any_work():
         TINY.replace(methods=("dense", "halves"))
     with pytest.raises(SatbenchError, match="seeds"):
         TINY.replace(seeds=0)
-    with pytest.raises(SatbenchError, match="unknown executor 'ray'"):
-        get_executor("ray")
+    with pytest.raises(SatbenchError, match="unknown executor 'dask'"):
+        get_executor("dask")
 
 
 def test_a_rerun_trains_only_what_is_missing(tmp_path):
