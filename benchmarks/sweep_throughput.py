@@ -11,10 +11,10 @@ Run: python benchmarks/sweep_throughput.py STORE --wall SECONDS [--cores 2]
 """
 
 import argparse
-import time
 
 import polars as pl
 import torch
+from throughput import machine_limits  # beside this script
 
 from satbench.store import read_results
 
@@ -30,15 +30,6 @@ def useful_flops(rows: pl.DataFrame) -> float:
     return float(rows.select((6.0 * own_steps * per_step * pl.col("nnz_weights")).sum()).item())
 
 
-def best_seconds(function, repeats: int = 7) -> float:
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        function()
-        times.append(time.perf_counter() - start)
-    return min(times)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("store")
@@ -47,10 +38,7 @@ def main() -> None:
     args = parser.parse_args()
     flops = useful_flops(read_results(args.store))
     torch.set_num_threads(1)
-    a, b = torch.randn(1024, 1024), torch.randn(1024, 1024)
-    peak = 2 * 1024**3 / best_seconds(lambda: torch.mm(a, b))
-    x, y = torch.randn(1 << 24), torch.randn(1 << 24)
-    stream = 3 * 4 * (1 << 24) / best_seconds(lambda: torch.add(x, y))  # bytes moved per second
+    peak, stream, _ = machine_limits()
     rate = flops / (args.wall * args.cores)
     print(f"useful training work: {flops / 1e9:.1f} GFLOP in {args.wall:.0f} s on {args.cores} "
           f"cores = {rate / 1e9:.2f} GFLOP/s per core")
