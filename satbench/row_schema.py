@@ -17,9 +17,6 @@ from typing import NamedTuple
 
 import polars as pl
 
-# The outcome columns one method measures of itself (satbench.methods.base.Method.outcomes).
-METHOD_OUTCOMES = ("classifier_scale", "leaf_entropy", "connection_graph")
-
 
 class Column(NamedTuple):
     name: str
@@ -52,6 +49,24 @@ IDENTITY = (
     Column("compare_with", pl.String,
            "The methods the report compares this one with, besides dense, comma-separated."),
 )
+
+# What one method measures of itself (satbench.methods.base.Method.outcomes); null in the other
+# methods' rows.
+METHOD_OWN = (
+    Column("classifier_scale", pl.Float64,
+           "fixed_classifier: the learned scale of its fixed output projection after "
+           "training.", "0.5"),
+    Column("leaf_entropy", pl.Float64,
+           "tree_cc: entropy in bits of the share of test rows each leaf of the tree receives: "
+           "0 when every row takes one path, depth when the 2^depth leaves are used evenly.",
+           "0.5"),
+    Column("connection_graph", pl.String,
+           "bimt, training seed 0 only: JSON of the trained network for the report's "
+           "connection-graph figure: w1, b1, w2, b2 (hidden units in BIMT's final order), "
+           "input_positions and output_positions (each unit's slot in BIMT's layout) and "
+           "clauses_of_input.", "0.5"),
+)
+METHOD_OUTCOMES = tuple(column.name for column in METHOD_OWN)
 
 OUTCOME = (
     Column("width_hidden", pl.Int64,
@@ -173,20 +188,7 @@ OUTCOME = (
            "for `pm1` and (2 vars)^2 for `literals`. Stored for runs with training seed 0 "
            "(the runs the report's Gram figure draws) and null for the others since 0.4: it is "
            "most of a row's bytes."),
-    # What one method measures of itself (satbench.methods.base.Method.outcomes); null for the
-    # other methods.
-    Column("classifier_scale", pl.Float64,
-           "fixed_classifier: the learned scale of its fixed output projection after "
-           "training.", "0.5"),
-    Column("leaf_entropy", pl.Float64,
-           "tree_cc: entropy in bits of the share of test rows each leaf of the tree receives: "
-           "0 when every row takes one path, depth when the 2^depth leaves are used evenly.",
-           "0.5"),
-    Column("connection_graph", pl.String,
-           "bimt, training seed 0 only: JSON of the trained network for the report's "
-           "connection-graph figure: w1, b1, w2, b2 (hidden units in BIMT's final order), "
-           "input_positions and output_positions (each unit's slot in BIMT's layout) and "
-           "clauses_of_input.", "0.5"),
+    *METHOD_OWN,
     # Fingerprints of the inputs.
     Column("task_fingerprint", pl.String,
            "SHA-256 of the TaskSpec as canonical JSON: the same for every run on the task."),
