@@ -13,8 +13,7 @@ mid-sweep loses only the runs in flight; the same command trains what is missing
 iterator early (Ctrl-C) cancels every task not yet returned.
 
 The cluster: `address` (HOST:PORT of a running head node), else the RAY_ADDRESS environment
-variable, else Ray's default (the cluster `ray start` runs on this machine, else a new local Ray,
-stopped when the process exits).
+variable, else a local Ray started for this sweep and stopped after it.
 """
 
 import os
@@ -47,13 +46,10 @@ class RayExecutor:
         self.ray = import_ray()
         self.address = address or os.environ.get("RAY_ADDRESS") or None
 
-    def _connect(self) -> None:
-        """Connect to the cluster, or start a local Ray, once per process: a sweep maps twice
-        (checking its tasks, then training), and the datasets its workers cache while checking
-        serve the training only if both maps run in one Ray job. Ray disconnects (and stops a
-        local Ray it started) when the process exits."""
+    def _connect(self) -> bool:
+        """Connect to the cluster (or start a local Ray); True when this call started it."""
         if self.ray.is_initialized():
-            return
+            return False
         try:
             self.ray.init(address=self.address, include_dashboard=False,
                           log_to_driver=False, configure_logging=False)
@@ -61,12 +57,13 @@ class RayExecutor:
             where = self.address or "a local Ray"
             raise SatbenchError(f"executor ray: cannot connect to {where}: "
                                 f"{str(error).splitlines()[0]}") from None
+        return True
 
     def map_unordered(self, function, jobs: Iterable) -> Iterator:
         jobs = list(jobs)
         if not jobs:
             return
-        self._connect()
+        started = self._connect()
         remote = self.ray.remote(num_cpus=1, max_retries=MAX_RETRIES,
                                  retry_exceptions=False)(_run)
         pending = [remote.remote(function, job) for job in jobs]
@@ -78,3 +75,5 @@ class RayExecutor:
         finally:
             for ref in pending:  # closed early: nobody will read these results
                 self.ray.cancel(ref, force=True)
+            if started:
+                self.ray.shutdown()
