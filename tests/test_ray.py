@@ -163,6 +163,25 @@ def test_a_driver_killed_mid_sweep_loses_only_what_was_in_flight(cluster, local_
     assert rows(out).equals(local_rows)
 
 
+def test_a_session_holds_one_connection_so_workers_keep_their_datasets(cluster):
+    """A sweep's maps (dataset checks, then training) run in one Ray job, whose workers Ray
+    reuses, with the datasets they cached; each map connecting on its own made a new job, with
+    new workers, every time. The connection ends with the session."""
+    import ray
+
+    from satbench.sweeps.ray_executor import RayExecutor
+
+    def job_id(_):
+        return ray.get_runtime_context().get_job_id()
+
+    executor = RayExecutor(f"{HEAD}:{PORT}")
+    with executor.session():
+        first = set(executor.map_unordered(job_id, range(4)))
+        second = set(executor.map_unordered(job_id, range(4)))
+    assert len(first) == 1 and first == second
+    assert not ray.is_initialized()
+
+
 def test_without_ray_the_ray_executor_is_one_line_saying_how_to_install_it(monkeypatch, capsys,
                                                                            tmp_path):
     monkeypatch.setitem(sys.modules, "ray", None)  # import ray raises ImportError

@@ -24,7 +24,7 @@ from satbench.generators.dataset import Dataset, build_dataset
 from satbench.runs import RunSpec
 from satbench.specs import TaskSpec
 from satbench.store import find_runs, write_run
-from satbench.sweeps.executors import Executor
+from satbench.sweeps.executors import Executor, executor_session
 from satbench.sweeps.spec import SweepSpec
 from satbench.training.formats import check_layer_format, planned_format
 from satbench.training.rows import evaluate
@@ -203,23 +203,24 @@ def run_sweep(spec: SweepSpec, out, executor: Executor, progress: bool = True,
         log.warning(message)
     pending = [run for run in runs if run.key not in stored]
     tasks = list({run.context.task.fingerprint: run.context.task for run in pending}.values())
-    datasets = build_datasets(tasks, executor, progress)
-    write_manifest(spec, out)
-    counts = SweepCounts(runs=len(runs), found=len(stored), trained=0)
-    bar = tqdm(total=len(runs), initial=len(stored), unit="run", desc=spec.name,
-               disable=not progress, file=sys.stderr, smoothing=0.05)
-    jobs = jobs_with_datasets(pending, trainer, layer_format, datasets)
-    try:
-        with bar, closing(executor.map_unordered(train_job, jobs)) as results:
-            for job_runs, rows, problem in results:
-                for index, run in enumerate(job_runs):
-                    if problem is None:
-                        write_run(out, run.key, [rows[index]], run.to_dict())
-                        counts.trained += 1
-                    else:
-                        counts.failed.append(f"{describe_run(run)}: {problem}")
-                        log.warning(f"{describe_run(run)} failed: {problem}")
-                    bar.update(1)
-    except KeyboardInterrupt:
-        raise SweepInterrupted(counts.found + counts.trained, counts.runs) from None
+    with executor_session(executor):  # Ray: one connection, workers keep their datasets
+        datasets = build_datasets(tasks, executor, progress)
+        write_manifest(spec, out)
+        counts = SweepCounts(runs=len(runs), found=len(stored), trained=0)
+        bar = tqdm(total=len(runs), initial=len(stored), unit="run", desc=spec.name,
+                   disable=not progress, file=sys.stderr, smoothing=0.05)
+        jobs = jobs_with_datasets(pending, trainer, layer_format, datasets)
+        try:
+            with bar, closing(executor.map_unordered(train_job, jobs)) as results:
+                for job_runs, rows, problem in results:
+                    for index, run in enumerate(job_runs):
+                        if problem is None:
+                            write_run(out, run.key, [rows[index]], run.to_dict())
+                            counts.trained += 1
+                        else:
+                            counts.failed.append(f"{describe_run(run)}: {problem}")
+                            log.warning(f"{describe_run(run)} failed: {problem}")
+                        bar.update(1)
+        except KeyboardInterrupt:
+            raise SweepInterrupted(counts.found + counts.trained, counts.runs) from None
     return counts

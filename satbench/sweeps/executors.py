@@ -10,6 +10,7 @@ import os
 import signal
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from contextlib import nullcontext
 from typing import Protocol
 
 from satbench.errors import SatbenchError
@@ -21,6 +22,14 @@ class Executor(Protocol):
     name: str
 
     def map_unordered(self, function: Callable, jobs: Iterable) -> Iterator: ...
+
+
+def executor_session(executor: Executor):
+    """A context manager for the maps of one sweep: the executor's own `session()` when it has
+    one (Ray: one cluster connection, so workers and their dataset caches outlive each map),
+    else nothing to set up."""
+    session = getattr(executor, "session", None)
+    return session() if session is not None else nullcontext(executor)
 
 
 class SerialExecutor:

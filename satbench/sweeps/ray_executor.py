@@ -13,11 +13,13 @@ mid-sweep loses only the runs in flight; the same command trains what is missing
 iterator early (Ctrl-C) cancels every task not yet returned.
 
 The cluster: `address` (HOST:PORT of a running head node), else the RAY_ADDRESS environment
-variable, else a local Ray started for this sweep and stopped after it.
+variable, else a local Ray started for this sweep and stopped after it. The engine holds one
+connection for the whole sweep (`session`), so each worker builds a task's dataset at most once.
 """
 
 import os
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 
 from satbench.errors import SatbenchError
 
@@ -58,6 +60,18 @@ class RayExecutor:
             raise SatbenchError(f"executor ray: cannot connect to {where}: "
                                 f"{str(error).splitlines()[0]}") from None
         return True
+
+    @contextmanager
+    def session(self):
+        """One connection for every map inside (a sweep's dataset checks and its training), so
+        that the workers, and the datasets they cached, outlive each map; shut down after it
+        when this call started it. Outside a session each map connects on its own."""
+        started = self._connect()
+        try:
+            yield self
+        finally:
+            if started:
+                self.ray.shutdown()
 
     def map_unordered(self, function, jobs: Iterable) -> Iterator:
         jobs = list(jobs)

@@ -28,7 +28,7 @@ from satbench.runs import RunSpec
 from satbench.specs import TaskSpec, TrainingContext, column_of
 from satbench.store import find_runs, read_run, runs_dir
 from satbench.sweeps.engine import build_datasets, describe_run, jobs_with_datasets, train_job
-from satbench.sweeps.executors import SerialExecutor
+from satbench.sweeps.executors import SerialExecutor, executor_session
 
 log = logging.getLogger("satbench.verify")
 
@@ -134,22 +134,23 @@ def retrain_differences(store, chosen: list[RunSpec], executor=None, on_run=None
     executor = executor or SerialExecutor()
     stored = {run.key: read_run(store, run.key)[0] for run in chosen}
     tasks = list({run.context.task.fingerprint: run.context.task for run in chosen}.values())
-    datasets = build_datasets(tasks, executor, progress=False)
-    by_format = {}
-    for run in chosen:
-        by_format.setdefault(_requested_format(stored[run.key]), []).append(run)
-    jobs = [job for layer_format, group in by_format.items()
-            for job in jobs_with_datasets(group, "batched", layer_format, datasets)]
-    out = []
-    with closing(executor.map_unordered(train_job, jobs)) as results:
-        for job_runs, rows, problem in results:
-            if problem is not None:
-                raise SatbenchError(f"{store}: {describe_run(job_runs[0])}: {problem}")
-            for run, fresh in zip(job_runs, rows, strict=True):
-                out += [f"{store}: {describe_run(run)}: {difference}"
-                        for difference in row_differences(stored[run.key], fresh)]
-                if on_run is not None:
-                    on_run(1)
+    with executor_session(executor):
+        datasets = build_datasets(tasks, executor, progress=False)
+        by_format = {}
+        for run in chosen:
+            by_format.setdefault(_requested_format(stored[run.key]), []).append(run)
+        jobs = [job for layer_format, group in by_format.items()
+                for job in jobs_with_datasets(group, "batched", layer_format, datasets)]
+        out = []
+        with closing(executor.map_unordered(train_job, jobs)) as results:
+            for job_runs, rows, problem in results:
+                if problem is not None:
+                    raise SatbenchError(f"{store}: {describe_run(job_runs[0])}: {problem}")
+                for run, fresh in zip(job_runs, rows, strict=True):
+                    out += [f"{store}: {describe_run(run)}: {difference}"
+                            for difference in row_differences(stored[run.key], fresh)]
+                    if on_run is not None:
+                        on_run(1)
     return out
 
 
