@@ -20,7 +20,7 @@ for each method under the one-at-a-time trainer:
 Everything runs on one thread (satbench pins training to one per worker).
 
 Run: python benchmarks/throughput.py [--presets paper methods] [--contexts 2] [--steps T1,T2]
-[--cells H,M ...] [--no-single]
+[--cells H,M ...] [--seeds K] [--no-single]
 """
 
 import argparse
@@ -65,10 +65,13 @@ def machine_limits() -> tuple[float, float, float]:
 
 
 def slice_of(preset: str, contexts: int, steps: tuple[int, int] | None,
-             cells: list[tuple[int, int]] | None = None) -> list[RunSpec]:
+             cells: list[tuple[int, int]] | None = None,
+             seeds: int | None = None) -> list[RunSpec]:
     runs = get_preset(preset).runs()
     if cells:
         runs = [run for run in runs if (run.context.neurons, run.context.task.n_clauses) in cells]
+    if seeds is not None:
+        runs = [run for run in runs if run.context.seed < seeds]
     chosen = list(dict.fromkeys(run.context for run in runs))[:contexts]
     runs = [run for run in runs if run.context in chosen]
     if steps is None:
@@ -144,6 +147,9 @@ def main(argv=None) -> None:
     parser.add_argument("--steps", default=None, help="T1,T2 instead of the preset's own")
     parser.add_argument("--cells", nargs="+", default=None, metavar="H,M",
                         help="only these (neurons, clauses) cells of each preset")
+    parser.add_argument("--seeds", type=int, default=None,
+                        help="only contexts of the first SEEDS seeds (with a large --contexts: "
+                             "one context per cell and seed across the preset)")
     parser.add_argument("--no-single", action="store_true",
                         help="time the batched trainer only (the large presets' slices)")
     args = parser.parse_args(argv)
@@ -157,14 +163,15 @@ def main(argv=None) -> None:
     header = ("| trainer / method | wall s | useful GFLOP | GFLOP/s | of peak | FLOP/byte "
               "(level) | roofline GFLOP/s | of roofline |\n|---|---|---|---|---|---|---|---|")
     for preset in args.presets:
-        runs = slice_of(preset, args.contexts, steps, cells)
+        runs = slice_of(preset, args.contexts, steps, cells, args.seeds)
         tasks = {run.context.task for run in runs}
         datasets = {task.fingerprint: build_dataset(task) for task in tasks}
         batchable = [run for run in runs if run.trainer.batchable]
         batched_seconds, batched = timed(train_runs_batched, batchable, datasets)
         lines = [report_line("batched (the batchable runs)", batched, batched_seconds, limits)]
         context = runs[0].context
-        where = (f"\n{preset}: {len(runs)} runs in {args.contexts} contexts, h={context.neurons}, "
+        where = (f"\n{preset}: {len(runs)} runs in {len({run.context for run in runs})} contexts, "
+                 f"first h={context.neurons}, "
                  f"m={context.task.n_clauses}, d={context.task.n_inputs}, "
                  f"T1+T2={context.warmup_steps}+{context.expanded_steps}, "
                  f"batch {context.batch_size or 'full'}")

