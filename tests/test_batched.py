@@ -129,6 +129,18 @@ def test_matches_train_runs_for_every_method(datasets):
         assert worst == 0.0 and agreement == 1.0
 
 
+def test_full_batch_pieces_of_one_model_each_match_train_runs(datasets, monkeypatch):
+    """A full batch is cut into pieces of a width group; with a piece per model, a DropConnect
+    model sits in a piece of its own and must still draw its masks once per step."""
+    monkeypatch.setattr(batched, "CACHE_BYTES", 1)
+    runs = [run for group in (GROUPS[1], GROUPS[2]) for run in group]
+    assert "dropconnect" in {run.method for run in runs} and not runs[0].context.batch_size
+    worst, agreement = compare(runs, datasets, train_runs_batched(runs, datasets))
+    assert worst <= WEIGHT_TOLERANCE and agreement >= PREDICTION_AGREEMENT
+    if EXACT:
+        assert worst == 0.0
+
+
 def test_matches_train_runs_when_the_caller_set_two_threads(datasets):
     threads = torch.get_num_threads()
     torch.set_num_threads(2)
@@ -263,10 +275,10 @@ def test_a_memory_limit_cuts_a_group_into_chunks(datasets, monkeypatch):
     whole = train_runs_batched(runs, datasets)
     assert sizes == [3]
     sizes.clear()
-    # dense 4, fpe 8, wide_dense 8, sparse_scratch 8, dense_reset 4, fpe_overlap 8 hidden units,
-    # then tree_dense, as wide as a depth-3 tree's parameters
+    # dense 4, fpe 8, wide_dense 8, sparse_scratch 8, dense_reset 4, fpe_overlap 8, dropconnect 4
+    # hidden units, then tree_dense, as wide as a depth-3 tree's parameters
     widths = [run.trainer.hidden_width(run.params, run.context) for run in GROUPS[0]]
-    assert widths[:6] == [4, 8, 8, 8, 4, 8] and widths[6:] == [52]
+    assert widths[:7] == [4, 8, 8, 8, 4, 8, 4] and widths[7:] == [52]
     one_context = sum(64 * (2 * width + 12) * 4 for width in widths)
     cut = train_runs_batched(runs, datasets, memory_limit=one_context)
     assert sizes == [1, 1, 1]

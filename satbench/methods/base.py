@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 from satbench.errors import SatbenchError
 from satbench.models import MLP
-from satbench.models.training import make_optimizer, train_steps
+from satbench.models.training import WeightDropout, make_optimizer, train_steps
 from satbench.rng import torch_generator
 from satbench.specs import TrainingContext, check_int, spec_field
 
@@ -106,6 +106,11 @@ class Method:
         measured on the trained model; the columns it does not give are null."""
         return {}
 
+    def weight_dropout(self, params, context: TrainingContext) -> WeightDropout | None:
+        """Random weight masks the standard loop draws every step (DropConnect), or None. Both
+        trainers apply them, so a method that only needs them keeps batchable = True."""
+        return None
+
     def first_step(self, context: TrainingContext) -> int:
         return context.warmup_steps if self.starts_from else 0
 
@@ -119,7 +124,8 @@ class Method:
         context = setup.context
         first, steps = self.first_step(context), self.steps(context)
         return adam_steps(model, setup.optimizer(model), setup, first, steps, on_step,
-                          snapshot_at=late_step(first, steps))
+                          snapshot_at=late_step(first, steps),
+                          dropout=self.weight_dropout(params, context))
 
 
 def late_step(first_step: int, steps: int) -> int | None:
@@ -128,7 +134,8 @@ def late_step(first_step: int, steps: int) -> int | None:
 
 
 def adam_steps(model: MLP, optimizer, setup: Setup, first_step: int, steps: int,
-               on_step=None, snapshot_at: int | None = None) -> MLP | None:
+               on_step=None, snapshot_at: int | None = None,
+               dropout: WeightDropout | None = None) -> MLP | None:
     """Steps first_step .. first_step + steps - 1 of the context's shared schedule. Returns a
     copy of the model as it was before step snapshot_at when that step is in the range."""
     context = setup.context
@@ -136,7 +143,8 @@ def adam_steps(model: MLP, optimizer, setup: Setup, first_step: int, steps: int,
     def run(first: int, count: int) -> None:
         train_steps(model, optimizer, setup.dataset.inputs("train"),
                     setup.dataset.targets("train"), first_step=first, steps=count,
-                    batch_size=context.batch_size, seed=context.seed, on_step=on_step)
+                    batch_size=context.batch_size, seed=context.seed, on_step=on_step,
+                    dropout=dropout)
 
     if snapshot_at is None or not first_step <= snapshot_at < first_step + steps:
         run(first_step, steps)

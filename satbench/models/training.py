@@ -5,6 +5,7 @@ batches at the same step, and a phase that resumes at step T1 continues the same
 """
 
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
@@ -26,14 +27,39 @@ def batch_indices(n_rows: int, batch_size: int, step: int, seed: int) -> torch.T
     return order[position * batch_size : (position + 1) * batch_size]
 
 
+@dataclass
+class WeightDropout:
+    """DropConnect's random weight masks, one pair per training step: each weight of W1, then of
+    W2, kept with probability `keep` (drawn from `generator`, in that order), the kept weights
+    scaled by 1 / keep, so that evaluation uses the weights as they are. The batched trainer
+    (satbench.training.batched) replays exactly these draws and operations."""
+
+    keep: float
+    generator: torch.Generator
+
+    def masks(self, w1_shape, w2_shape) -> tuple[torch.Tensor, torch.Tensor]:
+        return (torch.rand(w1_shape, generator=self.generator) < self.keep,
+                torch.rand(w2_shape, generator=self.generator) < self.keep)
+
+    def logits(self, model, x: torch.Tensor) -> torch.Tensor:
+        """The model's output on x with this step's masks (a ReLU MLP)."""
+        w1, w2 = model.fc1.effective_weight(), model.fc2.effective_weight()
+        m1, m2 = self.masks(w1.shape, w2.shape)
+        hidden = F.relu(F.linear(x, w1 * m1 / self.keep, model.fc1.bias))
+        return F.linear(hidden, w2 * m2 / self.keep, model.fc2.bias)
+
+
 def train_steps(model, optimizer, inputs, targets, *, first_step: int, steps: int,
-                batch_size: int, seed: int, on_step: Callable[[int], None] | None = None) -> None:
-    """Steps first_step .. first_step+steps-1 of the shared schedule; on_step(1) after each."""
+                batch_size: int, seed: int, on_step: Callable[[int], None] | None = None,
+                dropout: WeightDropout | None = None) -> None:
+    """Steps first_step .. first_step+steps-1 of the shared schedule; on_step(1) after each.
+    dropout: DropConnect's masks, drawn anew every step."""
     model.train()
     for step in range(first_step, first_step + steps):
         rows = batch_indices(len(inputs), batch_size, step, seed)
         x, y = (inputs, targets) if rows is None else (inputs[rows], targets[rows])
-        loss = F.binary_cross_entropy_with_logits(model(x), y)
+        logits = model(x) if dropout is None else dropout.logits(model, x)
+        loss = F.binary_cross_entropy_with_logits(logits, y)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()

@@ -27,6 +27,9 @@ or several (tests/test_batched.py). What it takes:
   T1 with a fresh optimizer gets its own bias correction), learning rate and weight decay; the
   bias corrections are computed in Python floats as torch does and rounded to float32 as its
   kernels round a Python scalar. Masks are re-applied after every step (as masked_fill would).
+- DropConnect (a method's weight_dropout): each such model draws its masks from its own generator
+  every step, in WeightDropout's order, computes with w * m / keep in buffers of its own, and
+  scales its weight gradients as autograd's backward of that product does.
 Another BLAS, CPU or torch version may round some product differently; weights then agree to
 round-off only, and round-off is not harmless here: a ReLU pre-activation within round-off of zero
 can flip and, through Adam's normalised step, kick one trajectory, after which that model's weights
@@ -59,6 +62,7 @@ from satbench.errors import SatbenchError
 from satbench.methods import BASELINE, Setup, get_method
 from satbench.methods.base import late_step
 from satbench.models import MLP
+from satbench.models.training import WeightDropout
 from satbench.rng import torch_generator
 from satbench.runs import RunSpec
 from satbench.specs import TrainingContext
@@ -170,7 +174,8 @@ class _ContextState:
         method = run.trainer
         built = method.build(run.params, self.setup)
         return _Job(self, run, built.model, first_step=method.first_step(self.context),
-                    steps=method.steps(self.context), measures=built.measures())
+                    steps=method.steps(self.context), measures=built.measures(),
+                    dropout=method.weight_dropout(run.params, self.context))
 
     def result(self) -> list[Trained]:
         return [Trained(run, model, self.seconds, layer_format="masked", late=late, **measures)
@@ -223,11 +228,12 @@ class _Job:
 
     def __init__(self, owner: _ContextState, run: RunSpec | None, model: MLP, *,
                  first_step: int, steps: int, checkpoint: int | None = None,
-                 measures: dict | None = None):
+                 measures: dict | None = None, dropout: WeightDropout | None = None):
         if model.fc1.bias is None or model.fc2.bias is None:
             raise SatbenchError("batched training: expected an MLP with biases")
         # run: None for a dense model trained only for its state at T1
         self.owner, self.run, self.measures = owner, run, measures or {}
+        self.dropout = dropout  # DropConnect's masks (their generator's state goes on with it)
         # The model when the last tenth of its steps begins, for the convergence check (as
         # Method.train takes it); a dense model trained only to T1 needs none.
         late = late_step(first_step, steps) if run is not None else None
@@ -546,6 +552,12 @@ class _WidthGroup:
                                     y.expand(end - begin, n, o)))
                 begin = end
             most = max(part.stop - part.start for part, _, _ in self.pieces)
+        # DropConnect models (by index in the group): the weights a step computes with are
+        # drawn into buffers of their own, 64-byte aligned like the fresh tensors of their loop.
+        self.dropouts = [(i, job.dropout) for i, job in enumerate(jobs) if job.dropout]
+        if self.dropouts:
+            self.used_w1 = _aligned_blocks(most, (h, d))
+            self.used_w2 = _aligned_blocks(most, (o, h))
         # Activations, each model's block 64-byte aligned (see _Layout).
         self.hidden = _aligned_blocks(most, (n, h))
         self.d_hidden = _aligned_blocks(most, (n, h))
@@ -566,6 +578,9 @@ class _WidthGroup:
         w1, b1, w2, b2 = (tensor[part] for tensor in self.weights)
         g_w1, g_b1, g_w2, g_b2 = (tensor[part] for tensor in self.grads)
         k, rows, o = w1.shape[0], self.segment.rows, self.segment.o
+        dropped = self._dropped(w1, w2, part.start or 0)
+        if dropped:
+            w1, w2 = self.used_w1[:k], self.used_w2[:k]
         hidden, d_hidden, logits = self.hidden[:k], self.d_hidden[:k], self.logits[:k]
         _matmul(hidden, x, w1.transpose(1, 2), b1.unsqueeze(1)).relu_()
         _matmul(logits, hidden, w2.transpose(1, 2), b2.unsqueeze(1))
@@ -583,3 +598,25 @@ class _WidthGroup:
         torch.ops.aten.threshold_backward.grad_input(d_hidden, hidden, 0.0, grad_input=d_hidden)
         _matmul(g_w1, d_hidden.transpose(1, 2), x)
         torch.sum(d_hidden, 1, out=g_b1)
+        for i, keep, m1, m2 in dropped:  # autograd's backward of w * m / keep
+            g_w1[i].div_(keep).mul_(m1)
+            g_w2[i].div_(keep).mul_(m2)
+
+    def _dropped(self, w1: torch.Tensor, w2: torch.Tensor, first: int) -> list[tuple]:
+        """This step's DropConnect weights for the models first .. first+k-1 of the group, as
+        WeightDropout.logits computes them, into used_w1/used_w2 (every other model's weights
+        copied as they are); (index, keep, m1, m2) per DropConnect model, [] when there is none."""
+        k = w1.shape[0]
+        mine = [(i - first, dropout) for i, dropout in self.dropouts if first <= i < first + k]
+        if not mine:
+            return []
+        used_w1, used_w2 = self.used_w1[:k], self.used_w2[:k]
+        used_w1.copy_(w1)
+        used_w2.copy_(w2)
+        dropped = []
+        for i, dropout in mine:
+            m1, m2 = dropout.masks(w1[i].shape, w2[i].shape)
+            torch.div(w1[i] * m1, dropout.keep, out=used_w1[i])
+            torch.div(w2[i] * m2, dropout.keep, out=used_w2[i])
+            dropped.append((i, dropout.keep, m1, m2))
+        return dropped
