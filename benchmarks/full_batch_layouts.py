@@ -18,18 +18,11 @@ Run: python benchmarks/full_batch_layouts.py [--rows 16384] [--inputs 32] [--wid
 """
 
 import argparse
-import time
 
 import torch
+from throughput import best_seconds, machine_limits  # beside this script
 
-
-def best_seconds(function, repeats: int = 30) -> float:
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        function()
-        times.append(time.perf_counter() - start)
-    return min(times)
+REPEATS = 30
 
 
 def step_functions(rows: int, d: int, h: int, generator: torch.Generator):
@@ -78,8 +71,7 @@ def main(argv=None) -> None:
     parser.add_argument("--widths", type=int, nargs="+", default=[2, 4, 8, 16, 32])
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
-    a, b = torch.randn(1024, 1024), torch.randn(1024, 1024)
-    peak = 2 * 1024**3 / best_seconds(lambda: torch.mm(a, b), 5)
+    peak = machine_limits()[0]
     print(f"one thread, torch {torch.__version__}; matmul peak {peak / 1e9:.1f} GFLOP/s; "
           f"{args.rows} rows x {args.inputs} inputs, one output")
     print("| h | trainers' layout, us | transposed, us | speedup | floor at peak, us | "
@@ -88,7 +80,7 @@ def main(argv=None) -> None:
     for h in args.widths:
         rows_major, transposed, (ours, theirs) = step_functions(args.rows, args.inputs, h,
                                                                 generator)
-        ours_s, theirs_s = best_seconds(rows_major), best_seconds(transposed)
+        ours_s, theirs_s = best_seconds(rows_major, REPEATS), best_seconds(transposed, REPEATS)
         floor = 2 * args.rows * (2 * args.inputs * h + 3 * h) / peak
         equal = torch.equal(ours, theirs)
         share = "yes" if equal else f"no ({(ours != theirs).float().mean():.0%} of entries differ)"

@@ -2,4 +2,4 @@
 
 # The one source of the version: pyproject.toml reads it; CITATION.cff and CHANGELOG.md match it
 # (tests/test_citation.py).
-__version__ = "0.5.0"
+__version__ = "0.5.1"
