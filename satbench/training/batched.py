@@ -441,16 +441,16 @@ class _Segment:
         self.jobs, k = jobs, len(jobs)
         size = max(job.layout.size for job in jobs)
         self.params = torch.zeros(k, size)
-        self.pruned = torch.ones(k, size, dtype=torch.bool)
+        self.keep = torch.zeros(k, size)  # 1 where a weight lives, 0 where pruned or padding
         self.exp_avg = torch.zeros(k, size)
         self.exp_avg_sq = torch.zeros(k, size)
         for index, job in enumerate(jobs):
-            for name in ("params", "pruned", "exp_avg", "exp_avg_sq"):
+            for name in ("params", "exp_avg", "exp_avg_sq"):
                 getattr(self, name)[index, : job.layout.size] = getattr(job, name)
+            self.keep[index, : job.layout.size] = ~job.pruned
         self.grad = torch.zeros_like(self.params)  # padding keeps a zero gradient
         # Adam's temporaries, allocated once per segment rather than every step.
         self.denom, self.update = torch.empty_like(self.params), torch.empty_like(self.params)
-        self.keep = (~self.pruned).to(torch.float32)  # 1 where a weight lives, 0 where pruned
         self.step_size, self.root = _bias_corrections(jobs, steps)
         self.decay = []  # (rows of the stack or None for all, weight decay), nonzero decays only
         for value in sorted({job.weight_decay for job in jobs} - {0.0}):
