@@ -41,12 +41,16 @@ class WeightDropout:
         return (torch.rand(w1_shape, generator=self.generator) < self.keep,
                 torch.rand(w2_shape, generator=self.generator) < self.keep)
 
+    def dropped(self, weight: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """The weight a step computes with: the kept entries, scaled by 1 / keep."""
+        return weight * mask / self.keep
+
     def logits(self, model, x: torch.Tensor) -> torch.Tensor:
         """The model's output on x with this step's masks (a ReLU MLP)."""
         w1, w2 = model.fc1.effective_weight(), model.fc2.effective_weight()
         m1, m2 = self.masks(w1.shape, w2.shape)
-        hidden = F.relu(F.linear(x, w1 * m1 / self.keep, model.fc1.bias))
-        return F.linear(hidden, w2 * m2 / self.keep, model.fc2.bias)
+        hidden = F.relu(F.linear(x, self.dropped(w1, m1), model.fc1.bias))
+        return F.linear(hidden, self.dropped(w2, m2), model.fc2.bias)
 
 
 def train_steps(model, optimizer, inputs, targets, *, first_step: int, steps: int,

@@ -616,7 +616,7 @@ class _WidthGroup:
         dropped = []
         for i, dropout in mine:
             m1, m2 = dropout.masks(w1[i].shape, w2[i].shape)
-            torch.div(w1[i] * m1, dropout.keep, out=used_w1[i])
-            torch.div(w2[i] * m2, dropout.keep, out=used_w2[i])
+            used_w1[i] = dropout.dropped(w1[i], m1)
+            used_w2[i] = dropout.dropped(w2[i], m2)
             dropped.append((i, dropout.keep, m1, m2))
         return dropped
