@@ -16,6 +16,7 @@ from collections import Counter
 from pathlib import Path
 
 import satbench
+from satbench import numerics
 from satbench.errors import SatbenchError
 from satbench.fingerprint import sha256_of
 from satbench.generators.dimacs import read_dimacs, read_dimacs_comments, write_dimacs
@@ -659,6 +660,7 @@ def main(argv=None) -> int:
     handler = _TerminalHandler(logging.WARNING)
     log.addHandler(handler)
     try:
+        numerics.requested_mode()  # a mistyped SATBENCH_NUMERIC_MODE fails before any work
         status = _run_command(argv)
         sys.stdout.flush()  # inside the try: a closed pipe fails here, not at exit
         return status

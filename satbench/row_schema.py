@@ -205,6 +205,16 @@ OUTCOME = (
     Column("device", pl.String,
            "The device the run was evaluated on: `cpu (<architecture>)`, e.g. `cpu (x86_64)`, "
            "or a CUDA device's name. Experiments train and evaluate on the CPU."),
+    Column("numeric_mode", pl.String,
+           "The CPU code paths the row was computed on (satbench.numerics): `portable` (every "
+           "library on its baseline x86-64 path: the same bits on any x86-64 CPU) or `native` "
+           "(the CPU's own: its bits depend on the CPU). `satbench verify` retrains bitwise "
+           "where the mode and the torch version match, and within a stated tolerance "
+           "elsewhere.", "0.6"),
+    Column("cpu_capability", pl.String,
+           "The highest instruction-set level of the CPU that computed the row, in torch's "
+           "terms (`AVX512`, `AVX2`, `DEFAULT`; `unknown` where it cannot be read), whatever "
+           "the numeric mode let the libraries use.", "0.6"),
     Column("torch_threads", pl.Int64,
            "torch intra-op threads the row was evaluated on. Training and evaluation are pinned "
            "to satbench.threads.TRAINING_THREADS (1), since the thread count changes round-off."),

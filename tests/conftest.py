@@ -1,3 +1,7 @@
+# satbench first: importing it pins the CPU code paths of torch and numpy (satbench.numerics),
+# which they read when they load; a test module that imported them first would be too late.
+import satbench  # noqa: F401  isort: skip
+
 from pathlib import Path
 
 import pytest

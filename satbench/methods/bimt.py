@@ -44,6 +44,7 @@ from satbench.methods.base import (
     check_alpha,
     late_step,
 )
+from satbench.models.adam import Adam, AdamW
 from satbench.models.bimt import BimtMLP, connection_cost, relocate
 from satbench.models.fpe import prune_to_budget
 from satbench.models.mlp import ACTIVATIONS
@@ -52,7 +53,7 @@ from satbench.models.training import batch_indices
 from satbench.rng import torch_generator
 from satbench.specs import check_int, spec_field
 
-OPTIMIZERS = {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW}
+OPTIMIZERS = {"adam": Adam, "adamw": AdamW}
 
 
 @dataclass(frozen=True)

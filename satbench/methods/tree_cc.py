@@ -46,6 +46,7 @@ import torch.nn.functional as F
 
 from satbench.errors import SatbenchError
 from satbench.methods.base import Built, Method, Setup, late_step
+from satbench.models.adam import Adam, SparseAdam
 from satbench.models.training import batch_indices
 from satbench.models.tree import LazyNodeDecay, TreeMLP, tree_trainable_parameters
 from satbench.rng import torch_generator
@@ -84,8 +85,8 @@ class TreeTraining:
 
     def __init__(self, model: TreeMLP, learning_rate: float, weight_decay: float, decay):
         self.model, self.decay = model, decay
-        self.nodes = torch.optim.SparseAdam([model.nodes], lr=learning_rate)
-        self.dense = torch.optim.Adam([model.bias1, model.fc2.weight, model.fc2.bias],
+        self.nodes = SparseAdam([model.nodes], lr=learning_rate)
+        self.dense = Adam([model.bias1, model.fc2.weight, model.fc2.bias],
                                       lr=learning_rate, weight_decay=weight_decay)
 
     def step(self, x: torch.Tensor, y: torch.Tensor, done: int) -> None:

@@ -10,11 +10,12 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
+from satbench.models.adam import Adam
 from satbench.rng import torch_generator
 
 
 def make_optimizer(model: torch.nn.Module, learning_rate: float, weight_decay: float = 0.0):
-    return torch.optim.Adam(model.parameters(), lr=learning_rate, weight_decay=weight_decay)
+    return Adam(model.parameters(), lr=learning_rate, weight_decay=weight_decay)
 
 
 def batch_indices(n_rows: int, batch_size: int, step: int, seed: int) -> torch.Tensor | None:

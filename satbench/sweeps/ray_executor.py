@@ -21,6 +21,7 @@ import os
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 
+from satbench import numerics
 from satbench.errors import SatbenchError
 
 MAX_RETRIES = 3  # per task, on a worker or node failure
@@ -78,8 +79,10 @@ class RayExecutor:
         if not jobs:
             return
         started = self._connect()
-        remote = self.ray.remote(num_cpus=1, max_retries=MAX_RETRIES,
-                                 retry_exceptions=False)(_run)
+        # A cluster's workers do not inherit this process's environment: they get the numeric
+        # mode's variables before they load torch (satbench.numerics).
+        remote = self.ray.remote(num_cpus=1, max_retries=MAX_RETRIES, retry_exceptions=False,
+                                 runtime_env={"env_vars": numerics.environment()})(_run)
         pending = [remote.remote(function, job) for job in jobs]
         try:
             while pending:

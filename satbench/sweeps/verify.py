@@ -33,8 +33,8 @@ from satbench.sweeps.executors import SerialExecutor, executor_session
 log = logging.getLogger("satbench.verify")
 
 # Columns that say who computed a row and how long it took, not what was computed.
-PROVENANCE = ("satbench_version", "git_commit", "torch_version", "device", "torch_threads",
-              "wall_seconds")
+PROVENANCE = ("satbench_version", "git_commit", "torch_version", "device", "numeric_mode",
+              "cpu_capability", "torch_threads", "wall_seconds")
 _RESULTS_LINE = re.compile(r"- Results: (.*)")
 # Spec fields added after rows were first stored: a row without one was written at its default.
 ADDED_DEFAULTS = {column_of(f): f.default for spec in (TaskSpec, TrainingContext)

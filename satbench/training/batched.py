@@ -62,6 +62,7 @@ from satbench.errors import SatbenchError
 from satbench.methods import BASELINE, Setup, get_method
 from satbench.methods.base import late_step
 from satbench.models import MLP
+from satbench.models.adam import exact_sqrt
 from satbench.models.training import WeightDropout
 from satbench.rng import torch_generator
 from satbench.runs import RunSpec
@@ -497,7 +498,8 @@ class _Segment:
         self._adam(i)
 
     def _adam(self, i: int) -> None:
-        """torch.optim.Adam's single-tensor step, per-model step count, lr and weight decay."""
+        """satbench.models.adam.Adam's step (torch.optim.Adam's single-tensor step with a correctly
+        rounded square root), per-model step count, lr and weight decay."""
         grad = self.grad
         for rows, value in self.decay:
             if rows is None:
@@ -507,7 +509,7 @@ class _Segment:
                 grad[rows] = grad[rows].add(self.params[rows], alpha=value)
         self.exp_avg.lerp_(grad, 1 - BETA1)
         self.exp_avg_sq.mul_(BETA2).addcmul_(grad, grad, value=1 - BETA2)
-        denom = torch.sqrt(self.exp_avg_sq, out=self.denom).div_(self.root[i]).add_(EPS)
+        denom = self.denom.copy_(exact_sqrt(self.exp_avg_sq)).div_(self.root[i]).add_(EPS)
         self.params.add_(torch.mul(self.exp_avg, self.step_size[i], out=self.update).div_(denom))
         # No step may revive a pruned weight: masked_fill_'s result, by a multiply (5-8x faster
         # than masked_fill_ here) and + 0.0, which turns the -0.0 of a negative value times 0

@@ -1,0 +1,109 @@
+"""The numeric mode: which CPU code paths torch, MKL, oneDNN, numpy and OpenBLAS compute on.
+
+Why it matters: the libraries pick their kernels at run time from the CPU's instruction sets, and
+the kernels round differently. ATen's vectorised transcendentals (sigmoid, log1p, the normal
+sampler) and its reductions (summed in vector-width lanes) differ between AVX2 and AVX-512; MKL's
+and OpenBLAS's matrix products block and fuse differently per microarchitecture. A ReLU network
+amplifies such round-off into other weights and, sometimes, other accuracies. So a reference
+computed on one CPU would not reproduce bit for bit on another.
+
+Modes, chosen by the environment variable SATBENCH_NUMERIC_MODE before satbench loads torch or
+numpy (in practice: before `import satbench`, which applies it):
+- `portable` (the default): every library on its baseline x86-64 path, the same on every x86-64
+  CPU: ATen's DEFAULT kernels, MKL's COMPATIBLE branch of its conditional numerical
+  reproducibility, oneDNN capped at SSE4.1, numpy without its dispatched SIMD (X86_V3 and up),
+  OpenBLAS on its generic SSE3 kernels. The cost, measured side by side, is in the README
+  (benchmarks/numeric_mode.py).
+- `native`: whatever the CPU offers, as torch and numpy do by default; faster, and its bits
+  depend on the CPU. `satbench verify` compares such rows within a stated tolerance.
+
+The pins are environment variables that each library reads once, when it loads or first
+computes; they are inherited by every process satbench starts (pool workers fork from the CLI,
+Ray workers get them through their runtime environment, see environment()).
+"""
+
+import os
+import sys
+
+from satbench.errors import SatbenchError
+
+MODE_VARIABLE = "SATBENCH_NUMERIC_MODE"
+MODES = ("portable", "native")
+DEFAULT_MODE = "portable"
+# What `portable` pins, by variable. Each is the library's own documented switch.
+PORTABLE_PINS = {
+    "ATEN_CPU_CAPABILITY": "default",  # ATen's non-vectorised kernels (no Sleef, no AVX lanes)
+    "MKL_CBWR": "COMPATIBLE",  # MKL's SSE2 branch, identical on every x86-64 CPU
+    "ONEDNN_MAX_CPU_ISA": "SSE41",  # oneDNN's primitives, capped at SSE4.1
+    "NPY_DISABLE_CPU_FEATURES": "X86_V3 X86_V4 AVX512_ICL AVX512_SPR",  # numpy's baseline
+    "OPENBLAS_CORETYPE": "Prescott",  # numpy's OpenBLAS on its generic SSE3 kernels
+}
+# Libraries that read the pins when they load: a pin set after they loaded has no effect.
+PINNED_LIBRARIES = ("torch", "numpy")
+
+
+class NumericModeError(SatbenchError):
+    pass
+
+
+def requested_mode() -> str:
+    """The mode SATBENCH_NUMERIC_MODE asks for (portable when unset)."""
+    mode = os.environ.get(MODE_VARIABLE, "").strip().lower() or DEFAULT_MODE
+    if mode not in MODES:
+        raise NumericModeError(f"{MODE_VARIABLE}: unknown numeric mode {mode!r}; known modes: "
+                               f"{', '.join(MODES)}")
+    return mode
+
+
+def apply() -> None:
+    """Set the pins of the requested mode in this process's environment, before the libraries
+    load. Does nothing for `native` or an unknown mode (reported by mode() when it is used)."""
+    try:
+        mode = requested_mode()
+    except NumericModeError:
+        return
+    if mode == "portable" and not any(name in sys.modules for name in PINNED_LIBRARIES):
+        os.environ.update(PORTABLE_PINS)
+
+
+def environment() -> dict[str, str]:
+    """The variables a worker process needs to compute in this process's mode (for workers that
+    do not inherit this environment, such as a Ray cluster's)."""
+    names = (MODE_VARIABLE, *PORTABLE_PINS) if mode() == "portable" else (MODE_VARIABLE,)
+    return {name: os.environ[name] for name in names if name in os.environ} | \
+        {MODE_VARIABLE: mode()}
+
+
+def pins_in_effect() -> bool:
+    """Whether every portable pin holds in this process: set in the environment and, for ATen,
+    the kernels torch actually dispatches to (a pin set after torch loaded would not be)."""
+    if any(os.environ.get(name) != value for name, value in PORTABLE_PINS.items()):
+        return False
+    import torch
+
+    return torch.backends.cpu.get_cpu_capability() == "DEFAULT"
+
+
+def mode() -> str:
+    """The mode this process computes in: `portable` only when its pins are in effect. A process
+    that asked for portable but loaded torch or numpy before satbench could pin them is refused,
+    rather than recorded as portable."""
+    wanted = requested_mode()
+    if wanted == "portable" and not pins_in_effect():
+        raise NumericModeError(
+            "numeric mode portable: torch or numpy was loaded before satbench could pin their "
+            "CPU code paths; import satbench before them, or set "
+            f"{MODE_VARIABLE}=native to compute on the CPU's native paths")
+    return wanted
+
+
+def cpu_capability() -> str:
+    """The highest instruction-set level of this CPU in torch's terms (AVX512, AVX2, DEFAULT), as
+    the CPU reports it (numpy's CPUID probe), whatever the mode lets the libraries use."""
+    from numpy._core._multiarray_umath import __cpu_features__ as features
+
+    if all(features.get(name) for name in ("AVX512F", "AVX512BW", "AVX512VL", "AVX512DQ")):
+        return "AVX512"
+    if features.get("AVX2") and features.get("FMA3"):
+        return "AVX2"
+    return "DEFAULT"
