@@ -102,6 +102,10 @@ OUTCOME = (
     Column("converged", pl.Boolean,
            "train_loss_drop_late < 0.01: the training loss fell by less than 1% over the last "
            "tenth of the steps. Null where train_loss_late is NaN.", "0.4"),
+    Column("diverged", pl.Boolean,
+           "Training left a non-finite weight (a learning rate far too large): the accuracies "
+           "and losses are those of the network as it is, and the first-layer metrics and gram "
+           "are NaN and null.", "0.6"),
     Column("majority_accuracy", pl.Float64,
            "The floor: the test accuracy of always predicting the formula's more common value, "
            "max(p, 1 - p) with p the share of test rows where the formula is true. It is taken "

@@ -24,7 +24,12 @@ from satbench.runs import RunSpec, runs_for
 from satbench.specs import TaskSpec, TrainingContext
 from satbench.store import read_results
 from satbench.threads import TRAINING_THREADS
-from satbench.training.rows import evaluate, train_and_evaluate
+from satbench.training.rows import (
+    FIRST_LAYER_METRICS,
+    evaluate,
+    first_layer_metrics,
+    train_and_evaluate,
+)
 from satbench.training.single import train_runs, training_steps
 
 ALL_METHODS = tuple(name for name in METHODS.names() if METHODS.origin(name) == BUILT_IN)
@@ -331,3 +336,24 @@ def test_overlapping_children_share_inputs_and_keep_the_budget():
     assert train_runs([run], dataset)[0].model.nnz_weights() == warm.nnz_weights()
     with pytest.raises(SatbenchError, match="overlap: expected 1..alpha"):
         RunSpec(CONTEXT, "fpe_overlap", {"alpha": 2, "overlap": 3})
+
+
+def test_a_diverged_run_is_stored_as_diverged_not_a_crash():
+    """A learning rate far too large overflows the weights: the run's row says so, keeps its
+    accuracies, and has no first-layer metrics; the other methods' rows are still made."""
+    context = TrainingContext(TASK, neurons=4, warmup_steps=10, expanded_steps=10,
+                              learning_rate=1e30, batch_size=0, seed=0)
+    rows = train_and_evaluate(runs_for(context, ("dense", "fpe")))
+    for row in rows:
+        assert row["diverged"] is True
+        assert 0 <= row["test_accuracy"] <= 1
+        assert all(row[name] != row[name] for name in FIRST_LAYER_METRICS)  # NaN
+    healthy = train_and_evaluate(runs_for(CONTEXT, ("dense",)))[0]
+    assert healthy["diverged"] is False
+
+
+def test_the_first_layer_metrics_a_diverged_row_blanks_are_the_ones_rows_carry():
+    dataset = build_dataset(TASK)
+    (trained,) = train_runs(runs_for(CONTEXT, ("dense",)), dataset)
+    metrics, _ = first_layer_metrics(trained.model, dataset, TASK.encoding)
+    assert tuple(metrics) == FIRST_LAYER_METRICS

@@ -33,7 +33,7 @@ def method_label(row: dict) -> str:
 def runs_table(rows: list[dict]) -> str:
     """One line per run, with the relative test-accuracy gain over the dense run (if present)."""
     dense = next((row["test_accuracy"] for row in rows if row["method"] == "dense"), None)
-    rows = [{**row, "method": method_label(row),
+    rows = [{**row, "method": method_label(row) + (" (diverged)" if row.get("diverged") else ""),
              "relative_gain": None if dense is None else row["test_accuracy"] / dense - 1}
             for row in rows]
     cells = [[header for header, _, _ in COLUMNS]]

@@ -40,6 +40,11 @@ def run_columns(run) -> dict:
             **spec_columns(run.context.task)}
 
 
+# The first-layer metrics (first_layer_metrics' keys): NaN in a diverged run's row, whose weights
+# have none.
+FIRST_LAYER_METRICS = ("capacity_total", "capacity_clause_total", "mean_abs_cos",
+                       "mean_abs_cos_shared_inputs", "clause_interference", "polysemanticity_mean",
+                       "mask_clause_integrity", "modularity")
 CONVERGED_DROP = 0.01  # a relative fall in train loss over the last tenth of the steps
 
 
@@ -89,7 +94,12 @@ def evaluate(trained: Trained, dataset) -> dict:
     with torch.no_grad():
         logits = {split: model(inputs[split]) for split in ("train", "test")}
     targets = {split: dataset.targets(split) for split in ("train", "test")}
-    layer, layer_gram = first_layer_metrics(model, dataset, task.encoding)
+    # A run whose weights overflowed (a learning rate far too large) is stored as diverged, with
+    # its accuracies and losses as they are and no first-layer metrics: it is a result, not a
+    # crash that throws the other runs' training away.
+    diverged = not all(bool(torch.isfinite(p).all()) for p in model.parameters())
+    layer, layer_gram = ((dict.fromkeys(FIRST_LAYER_METRICS, math.nan), None) if diverged
+                         else first_layer_metrics(model, dataset, task.encoding))
     test_rows = dataset.split_rows("test")
     own = run.trainer.outcomes(model, run.params, run.context, dataset)
     unknown = sorted(set(own) - set(METHOD_OUTCOMES))
@@ -109,6 +119,7 @@ def evaluate(trained: Trained, dataset) -> dict:
         "test_loss": bce_loss(logits["test"], targets["test"]),
         "train_loss": train_loss,
         **convergence(trained.late, inputs["train"], targets["train"], train_loss),
+        "diverged": diverged,
         "majority_accuracy": max(positive_share, 1 - positive_share),
         "nnz_weights": model.nnz_weights(),
         "nnz_biases": model.nnz_biases(),
@@ -121,7 +132,7 @@ def evaluate(trained: Trained, dataset) -> dict:
         # inputs^2 floats, most of a row's bytes: kept for the seed-0 runs, which the report's
         # Gram figure draws, and no others
         "gram": (layer_gram.astype(np.float32).ravel().tolist()
-                 if run.context.seed == 0 else None),
+                 if run.context.seed == 0 and layer_gram is not None else None),
         **{name: own.get(name) for name in METHOD_OUTCOMES},
         "task_fingerprint": task.fingerprint,
         "dataset_fingerprint": dataset.fingerprint,
