@@ -9,11 +9,13 @@ computed on one CPU would not reproduce bit for bit on another.
 
 Modes, chosen by the environment variable SATBENCH_NUMERIC_MODE before satbench loads torch or
 numpy (in practice: before `import satbench`, which applies it):
-- `portable` (the default): every library on its baseline x86-64 path, the same on every x86-64
-  CPU: ATen's DEFAULT kernels, MKL's COMPATIBLE branch of its conditional numerical
-  reproducibility, oneDNN capped at SSE4.1, numpy without its dispatched SIMD (X86_V3 and up),
-  OpenBLAS on its generic SSE3 kernels. The cost, measured side by side, is in the README
-  (benchmarks/numeric_mode.py).
+- `portable` (the default): every library on one fixed code path for x86-64-v3 (AVX2 and FMA,
+  which satbench needs anyway: polars' wheels require them), the same on every such CPU, Intel
+  or AMD, AVX2 or AVX-512: ATen's AVX2 kernels, MKL's COMPATIBLE branch of its conditional
+  numerical reproducibility (its AVX2 branch still differs between vendors), oneDNN capped at
+  AVX2, numpy's SIMD up to X86_V3, OpenBLAS's Haswell kernels. MKL's square root, which ignores
+  the branch, is avoided (satbench.models.adam). The cost, measured side by side, is in the
+  README (benchmarks/numeric_mode.py).
 - `native`: whatever the CPU offers, as torch and numpy do by default; faster, and its bits
   depend on the CPU. `satbench verify` compares such rows within a stated tolerance.
 
@@ -32,12 +34,13 @@ MODES = ("portable", "native")
 DEFAULT_MODE = "portable"
 # What `portable` pins, by variable. Each is the library's own documented switch.
 PORTABLE_PINS = {
-    "ATEN_CPU_CAPABILITY": "default",  # ATen's non-vectorised kernels (no Sleef, no AVX lanes)
+    "ATEN_CPU_CAPABILITY": "avx2",  # ATen's AVX2 kernels, also on an AVX-512 CPU
     "MKL_CBWR": "COMPATIBLE",  # MKL's SSE2 branch, identical on every x86-64 CPU
-    "ONEDNN_MAX_CPU_ISA": "SSE41",  # oneDNN's primitives, capped at SSE4.1
-    "NPY_DISABLE_CPU_FEATURES": "X86_V3 X86_V4 AVX512_ICL AVX512_SPR",  # numpy's baseline
-    "OPENBLAS_CORETYPE": "Prescott",  # numpy's OpenBLAS on its generic SSE3 kernels
+    "ONEDNN_MAX_CPU_ISA": "AVX2",  # oneDNN's primitives, capped at AVX2
+    "NPY_DISABLE_CPU_FEATURES": "X86_V4 AVX512_ICL AVX512_SPR",  # numpy's SIMD up to X86_V3
+    "OPENBLAS_CORETYPE": "Haswell",  # numpy's OpenBLAS on its AVX2 kernels
 }
+PORTABLE_CAPABILITY = "AVX2"  # what ATen must dispatch to under the pins
 # Libraries that read the pins when they load: a pin set after they loaded has no effect.
 PINNED_LIBRARIES = ("torch", "numpy")
 
@@ -81,7 +84,7 @@ def pins_in_effect() -> bool:
         return False
     import torch
 
-    return torch.backends.cpu.get_cpu_capability() == "DEFAULT"
+    return torch.backends.cpu.get_cpu_capability() == PORTABLE_CAPABILITY
 
 
 def mode() -> str:
@@ -90,6 +93,10 @@ def mode() -> str:
     rather than recorded as portable."""
     wanted = requested_mode()
     if wanted == "portable" and not pins_in_effect():
+        if cpu_capability() not in ("AVX2", "AVX512"):
+            raise NumericModeError(
+                f"numeric mode portable: this CPU ({cpu_capability()}) lacks AVX2 and FMA, "
+                f"which the portable mode computes with; set {MODE_VARIABLE}=native")
         raise NumericModeError(
             "numeric mode portable: torch or numpy was loaded before satbench could pin their "
             "CPU code paths; import satbench before them, or set "

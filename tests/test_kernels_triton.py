@@ -123,6 +123,7 @@ for dtype in (torch.float32, torch.float16):
 """
 
 
+@pytest.mark.slow
 def test_the_kernels_compile_for_an_h100_without_one():
     """Lower every kernel to PTX and a cubin for sm_90 (H100/H200) with the tile sizes a GPU
     launch would use, in a process without TRITON_INTERPRET; nothing runs on a GPU."""

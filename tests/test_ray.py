@@ -122,6 +122,7 @@ def sweep_process(out: Path) -> subprocess.Popen:
                             stderr=subprocess.STDOUT, text=True)
 
 
+@pytest.mark.slow  # a real two-node cluster
 def test_a_sweep_on_the_cluster_stores_the_local_executor_s_rows(cluster, local_rows, tmp_path):
     out = tmp_path / "s"
     assert main([*SWEEP, "--executor", "ray", "--address", f"{HEAD}:{PORT}",
@@ -129,6 +130,7 @@ def test_a_sweep_on_the_cluster_stores_the_local_executor_s_rows(cluster, local_
     assert rows(out).equals(local_rows)
 
 
+@pytest.mark.slow  # a real two-node cluster
 def test_a_worker_node_killed_mid_sweep_loses_nothing(cluster, local_rows, tmp_path):
     head, worker = cluster
     out = tmp_path / "s"
@@ -145,6 +147,7 @@ def test_a_worker_node_killed_mid_sweep_loses_nothing(cluster, local_rows, tmp_p
     assert rows(out).equals(local_rows)
 
 
+@pytest.mark.slow  # a real two-node cluster
 def test_a_driver_killed_mid_sweep_loses_only_what_was_in_flight(cluster, local_rows, tmp_path):
     out = tmp_path / "s"
     sweep = sweep_process(out)
@@ -163,6 +166,7 @@ def test_a_driver_killed_mid_sweep_loses_only_what_was_in_flight(cluster, local_
     assert rows(out).equals(local_rows)
 
 
+@pytest.mark.slow  # a real two-node cluster
 def test_a_session_holds_one_connection_so_workers_keep_their_datasets(cluster):
     """A sweep's maps (dataset checks, then training) run in one Ray job, whose workers Ray
     reuses, with the datasets they cached; each map connecting on its own made a new job, with

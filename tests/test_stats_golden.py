@@ -60,6 +60,7 @@ def test_every_golden_call_gives_the_old_answer(golden):
         "\n".join(failures[:20])
 
 
+@pytest.mark.slow
 def test_the_golden_calls_are_those_the_committed_reports_make(golden):
     problems = []
     for report, calls in golden["reports"].items():

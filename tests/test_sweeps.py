@@ -302,6 +302,7 @@ def test_a_run_that_fails_is_named_and_every_other_run_is_kept(tmp_path, monkeyp
     assert "2 runs trained, 6 already stored" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_ctrl_c_stops_within_seconds_keeps_finished_runs_and_says_how_to_resume(tmp_path):
     out = tmp_path / "results"
     # Single-run jobs long enough (about 8 s each) that waiting for those in flight would

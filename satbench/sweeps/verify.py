@@ -11,22 +11,26 @@ So a reference report can never silently drift from the code: CI runs both on th
 reports (tests/test_reference_reports.py), and `satbench verify` runs them for anyone.
 """
 
+import contextlib
 import dataclasses
 import json
 import logging
 import math
 import re
+import shutil
 import tempfile
 from contextlib import closing
 from pathlib import Path
 
 import polars as pl
+import torch
 
+from satbench import numerics
 from satbench.errors import SatbenchError
 from satbench.row_schema import OUTCOME
 from satbench.runs import RunSpec
 from satbench.specs import TaskSpec, TrainingContext, column_of
-from satbench.store import find_runs, read_run, runs_dir
+from satbench.store import find_runs, read_run, run_path, runs_dir, write_run
 from satbench.sweeps.engine import build_datasets, describe_run, jobs_with_datasets, train_job
 from satbench.sweeps.executors import SerialExecutor, executor_session
 
@@ -102,20 +106,104 @@ def _version(text) -> tuple[int, ...]:
     return tuple(int(part) for part in re.findall(r"\d+", str(text))[:3]) or (0,)
 
 
-def row_differences(stored: dict, fresh: dict) -> list[str]:
-    """What differs between a run's stored row and its row computed now."""
-    out = []
+def same_platform(stored: dict) -> bool:
+    """Whether this process computes as the stored row's did, so that retraining must give its
+    bits: the same numeric mode and torch, and in the native mode the same CPU capability too.
+    The portable mode computes alike on every x86-64 CPU (satbench.numerics)."""
+    mode = numerics.mode()
+    return (stored.get("numeric_mode") == mode
+            and stored.get("torch_version") == torch.__version__
+            and (mode == "portable" or stored.get("cpu_capability") == numerics.cpu_capability()))
+
+
+# Where rows come from another platform (numeric mode, torch, or CPU in the native mode), a value
+# may differ by round-off that training amplified, up to |stored - now| <= PLATFORM_ATOL +
+# PLATFORM_RTOL * |stored|: 0.2 points of accuracy and 2% of anything else. Beyond it, or in a
+# count, a name or a verdict of the report, it is drift.
+PLATFORM_RTOL, PLATFORM_ATOL = 0.02, 0.002
+
+
+@dataclasses.dataclass
+class Check:
+    """What retraining found: drift lines, and the values that differ by platform rounding (the
+    count and the largest absolute difference)."""
+
+    drift: list[str] = dataclasses.field(default_factory=list)
+    rounded: int = 0
+    largest: float = 0.0
+
+    def add(self, other: "Check") -> "Check":
+        return Check(self.drift + other.drift, self.rounded + other.rounded,
+                     max(self.largest, other.largest))
+
+
+def _numbers(value):
+    """The numbers in a value (a float, a list of them, or a JSON text such as BIMT's graph) and
+    what is left of it with each number replaced by a placeholder; None when it holds none."""
+    if isinstance(value, str) and value[:1] in "[{":
+        try:
+            value = json.loads(value)
+        except ValueError:
+            return None
+    numbers = []
+
+    def strip(item):
+        if isinstance(item, float):
+            numbers.append(item)
+            return "#"
+        if isinstance(item, list):
+            return [strip(part) for part in item]
+        if isinstance(item, dict):
+            return {key: strip(part) for key, part in item.items()}
+        return item
+
+    shape = strip(value)
+    return (numbers, shape) if numbers else None
+
+
+def _rounding(stored, fresh) -> float | None:
+    """The largest difference between two values that differ only in their numbers, each within
+    the platform tolerance; None when they differ otherwise."""
+    a, b = _numbers(stored), _numbers(fresh)
+    if a is None or b is None or a[1] != b[1] or len(a[0]) != len(b[0]):
+        return None
+    largest = 0.0
+    for x, y in zip(a[0], b[0], strict=True):
+        if _same(x, y):
+            continue
+        if not (math.isfinite(x) and math.isfinite(y)) or \
+                abs(x - y) > PLATFORM_ATOL + PLATFORM_RTOL * abs(x):
+            return None
+        largest = max(largest, abs(x - y))
+    return largest
+
+
+def row_check(stored: dict, fresh: dict, bitwise: bool = True) -> Check:
+    """What differs between a run's stored row and its row computed now: drift, or (unless
+    bitwise) platform rounding within the tolerance."""
+    check = Check()
     for column in sorted(set(stored) | set(fresh)):
         if column in PROVENANCE or (column not in stored and _added_since(column, stored,
                                                                           fresh)):
             continue
         if column not in stored or column not in fresh:
-            out.append(f"{column}: only in the {'stored' if column in stored else 'fresh'} row")
+            check.drift.append(f"{column}: only in the "
+                               f"{'stored' if column in stored else 'fresh'} row")
         elif not _same(stored[column], fresh[column]):
+            rounding = None if bitwise else _rounding(stored[column], fresh[column])
+            if rounding is not None:
+                check.rounded += 1
+                check.largest = max(check.largest, rounding)
+                continue
             shown = ("(lists differ)" if isinstance(stored[column], list)
                      else f"{stored[column]!r} stored, {fresh[column]!r} now")
-            out.append(f"{column}: {shown}")
-    return out
+            check.drift.append(f"{column}: {shown}")
+    return check
+
+
+def row_differences(stored: dict, fresh: dict) -> list[str]:
+    """What differs between a run's stored row and its row computed now, bit for bit."""
+    return row_check(stored, fresh).drift
 
 
 def _requested_format(row: dict) -> str:
@@ -130,7 +218,16 @@ def runs_to_verify(store, count: int | None = None) -> list[RunSpec]:
 
 def retrain_differences(store, chosen: list[RunSpec], executor=None, on_run=None) -> list[str]:
     """Train the `chosen` runs of the store again, as a sweep trains them, and name every stored
-    value that the code no longer computes."""
+    value that the code no longer computes (rows of another platform: beyond its rounding)."""
+    return retrain_check(store, chosen, executor, on_run)[0].drift
+
+
+def retrain_check(store, chosen: list[RunSpec], executor=None,
+                  on_run=None) -> tuple[Check, dict[str, list[dict]]]:
+    """Train the `chosen` runs of the store again, as a sweep trains them, and compare: bitwise
+    where this process computes as the stored rows' did (same_platform), else within the
+    platform tolerance. Also returns the fresh rows of the runs that differ by rounding, by run
+    key, for re-rendering the report from them."""
     executor = executor or SerialExecutor()
     stored = {run.key: read_run(store, run.key)[0] for run in chosen}
     tasks = list({run.context.task.fingerprint: run.context.task for run in chosen}.values())
@@ -141,27 +238,43 @@ def retrain_differences(store, chosen: list[RunSpec], executor=None, on_run=None
             by_format.setdefault(_requested_format(stored[run.key]), []).append(run)
         jobs = [job for layer_format, group in by_format.items()
                 for job in jobs_with_datasets(group, "batched", layer_format, datasets)]
-        out = []
+        check, rounded_rows = Check(), {}
         with closing(executor.map_unordered(train_job, jobs)) as results:
             for job_runs, rows, problem in results:
                 if problem is not None:
                     raise SatbenchError(f"{store}: {describe_run(job_runs[0])}: {problem}")
                 for run, fresh in zip(job_runs, rows, strict=True):
-                    out += [f"{store}: {describe_run(run)}: {difference}"
-                            for difference in row_differences(stored[run.key], fresh)]
+                    found = row_check(stored[run.key], fresh, same_platform(stored[run.key]))
+                    check = check.add(Check([f"{store}: {describe_run(run)}: {difference}"
+                                             for difference in found.drift],
+                                            found.rounded, found.largest))
+                    if found.rounded:
+                        rounded_rows[run.key] = [fresh]
                     if on_run is not None:
                         on_run(1)
-    return out
+    return check, rounded_rows
 
 
-def render_differences(report_dir) -> list[str]:
-    """Lines of the committed report.md that a fresh render from its stores does not give."""
+def render_differences(report_dir, replaced: dict | None = None) -> list[str]:
+    """Lines of the committed report.md that a fresh render from its stores does not give.
+    replaced: {store: {run key: rows}}, rows to render in place of the stored ones (those
+    retrained on another platform), in copies of the stores at the same relative paths."""
     from satbench.reports.render import write_report
 
     report_dir = Path(report_dir)
     stores = report_stores(report_dir)
     with tempfile.TemporaryDirectory() as scratch:
-        fresh = write_report(stores if len(stores) > 1 else stores[0], scratch).read_text()
+        if replaced:
+            for store in stores:
+                shutil.copytree(store, Path(scratch) / store)
+                for key, rows in replaced.get(store, {}).items():
+                    spec = pl.read_parquet_metadata(run_path(store, key))["satbench.run_spec"]
+                    write_run(Path(scratch) / store, key, rows, json.loads(spec))
+            with contextlib.chdir(scratch):  # the report names its stores by these paths
+                fresh = write_report(stores if len(stores) > 1 else stores[0],
+                                     "report").read_text()
+        else:
+            fresh = write_report(stores if len(stores) > 1 else stores[0], scratch).read_text()
     committed = (report_dir / "report.md").read_text()
     if fresh == committed:
         return []
