@@ -415,6 +415,7 @@ def cmd_verify(args) -> int:
         render_differences,
         report_stores,
         retrain_check,
+        rounding_differences,
         runs_to_verify,
     )
 
@@ -437,10 +438,16 @@ def cmd_verify(args) -> int:
             check = check.add(found)
     # Values that differ by platform rounding are drift if they move the report: every verdict
     # and every printed number must come out the same from the retrained rows.
+    in_reports = {store for report_store_paths in reports.values()
+                  for store in report_store_paths}
     for path, report_store_paths in reports.items():
-        if any(rounded_rows[store] for store in report_store_paths):
-            differences += render_differences(path, {store: rounded_rows[store]
-                                                     for store in report_store_paths})
+        replaced = {key: row for store in report_store_paths
+                    for key, row in rounded_rows[store].items()}
+        if replaced:
+            differences += render_differences(path, replaced)
+    for store in stores:
+        if store not in in_reports and rounded_rows[store]:
+            differences += rounding_differences(store, rounded_rows[store])
     differences = check.drift + differences
     for line in differences:
         print(line)
@@ -450,7 +457,7 @@ def cmd_verify(args) -> int:
         return 1
     if check.rounded:
         unchanged = ("every verdict and every figure in report.md is unchanged" if reports
-                     else "no report was given to check verdicts against")
+                     else "every verdict and every figure of the stores' reports is unchanged")
         print(f"verified {checked}: platform rounding: {check.rounded} value(s) differ by at "
               f"most {check.largest:.3g} (this machine computes in another numeric mode, torch "
               f"or CPU than the stored rows); {unchanged}", file=sys.stderr)

@@ -69,3 +69,59 @@ def test_a_sample_is_spread_over_the_store():
     assert spread(list(range(10)), 3) == [0, 4, 9]  # round(4.5) is 4: even
     assert spread([1, 2], None) == [1, 2] and spread([1, 2], 5) == [1, 2]
     assert spread(list(range(10)), 1) == [0]
+
+
+def _as_if_from_another_platform(store, change: dict) -> None:
+    """Restamp every stored row as computed natively on another CPU, and shift the fpe row of
+    the first context by `change` ({column: added amount})."""
+    target = next(run.key for run in TINY.runs() if run.method == "fpe")
+    for run in TINY.runs():
+        (row,) = read_run(store, run.key)
+        row |= {"numeric_mode": "native", "cpu_capability": "AVX512"}
+        if run.key == target:
+            row |= {column: row[column] + amount for column, amount in change.items()}
+        spec = json.loads(pl.read_parquet_metadata(run_path(store, run.key))["satbench.run_spec"])
+        write_run(store, run.key, [row], spec)
+
+
+def test_rows_of_another_platform_verify_within_the_stated_tolerance(store, capsys):
+    _as_if_from_another_platform(store, {"train_loss": 1e-6})
+    assert main(["verify", str(store), "--executor", "serial", "--no-progress"]) == 0
+    err = capsys.readouterr().err
+    assert "platform rounding: 1 value(s) differ by at most 1e-06" in err
+    assert "every verdict and every figure of the stores' reports is unchanged" in err
+
+
+def test_rounding_that_moves_a_store_s_report_is_drift(store, capsys):
+    _as_if_from_another_platform(store, {"test_accuracy": 0.25})
+    assert main(["verify", str(store), "--executor", "serial", "--no-progress"]) == 1
+    captured = capsys.readouterr()
+    assert "(its report):" in captured.out and "satbench: drift:" in captured.err
+
+
+def test_on_another_platform_a_count_must_still_match(store, capsys):
+    _as_if_from_another_platform(store, {"nnz_weights": 1})
+    assert main(["verify", str(store), "--executor", "serial", "--no-progress"]) == 1
+    captured = capsys.readouterr()
+    assert "nnz_weights" in captured.out and "satbench: drift: 1 difference" in captured.err
+
+
+def test_rounding_that_leaves_the_report_unchanged_verifies_with_the_report(store, tmp_path,
+                                                                             capsys):
+    _as_if_from_another_platform(store, {"train_loss_late": 1e-7})  # printed nowhere
+    report = tmp_path / "report"
+    assert main(["report", str(store), "--out", str(report)]) == 0
+    assert main(["verify", str(report), "--executor", "serial", "--no-progress"]) == 0
+    assert ("every verdict and every figure in report.md is unchanged"
+            in capsys.readouterr().err)
+
+
+def test_rounding_that_moves_a_printed_figure_is_drift(store, tmp_path, capsys):
+    """A small difference, but the report made from the stored rows prints another number than
+    the retrained rows give: a committed figure the code no longer computes here."""
+    _as_if_from_another_platform(store, {"test_accuracy": 0.0019})
+    report = tmp_path / "report"
+    assert main(["report", str(store), "--out", str(report)]) == 0
+    assert main(["verify", str(report), "--executor", "serial", "--no-progress"]) == 1
+    captured = capsys.readouterr()
+    assert "report.md:" in captured.out and "satbench: drift:" in captured.err

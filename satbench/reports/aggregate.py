@@ -197,11 +197,17 @@ def build_runs(rows: pl.DataFrame) -> tuple[pl.DataFrame, list[str], list[str], 
         methods, notes
 
 
-def load(results_dir) -> Results:
-    """Read one results dir (or a list of them) into a Results. Raises SatbenchError if empty."""
+def load(results_dir, replaced: dict[str, dict] | None = None) -> Results:
+    """Read one results dir (or a list of them) into a Results. Raises SatbenchError if empty.
+    replaced: {run key: row} to read in place of the stored rows of those runs (satbench verify
+    renders a report from rows retrained on another platform), in the stored order."""
     sources = ([Path(results_dir)] if isinstance(results_dir, str | Path)
                else [Path(s) for s in results_dir])
     rows, notes = load_rows(sources)
+    if replaced:
+        fresh = pl.DataFrame(list(replaced.values()), infer_schema_length=None)
+        rows = rows.update(fresh.select([pl.col(c).cast(rows.schema[c]) for c in fresh.columns
+                                         if c in rows.columns]), on="run_key")
     runs, settings, methods, more = build_runs(rows)
     return Results(sources, rows, runs, settings, methods, notes + more)
 

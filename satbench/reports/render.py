@@ -336,10 +336,11 @@ def render(results: Results, directory: Path) -> tuple[str, list[str]]:
     return "\n".join(body), made
 
 
-def write_report(results_dir, out_dir) -> Path:
+def write_report(results_dir, out_dir, replaced: dict[str, dict] | None = None) -> Path:
     """Read the store(s) at results_dir, write report.md and figures into out_dir; return the
-    report's path. Raises SatbenchError if the store holds no valid rows."""
-    results = load(results_dir)
+    report's path. Raises SatbenchError if the store holds no valid rows. replaced: rows to read
+    in place of stored ones, by run key (satbench.reports.aggregate.load)."""
+    results = load(results_dir, replaced)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".report-", dir=out_dir))
