@@ -9,15 +9,15 @@ computed on one CPU would not reproduce bit for bit on another.
 
 Modes, chosen by the environment variable SATBENCH_NUMERIC_MODE before satbench loads torch or
 numpy (in practice: before `import satbench`, which applies it):
-- `portable` (the default): every library on one fixed code path for x86-64-v3 (AVX2 and FMA,
-  which satbench needs anyway: polars' wheels require them), the same on every such CPU, Intel
-  or AMD, AVX2 or AVX-512: ATen's AVX2 kernels, MKL's COMPATIBLE branch of its conditional
-  numerical reproducibility (its AVX2 branch still differs between vendors), oneDNN capped at
-  AVX2, numpy's SIMD up to X86_V3, OpenBLAS's Haswell kernels. MKL's square root, which ignores
-  the branch, is avoided (satbench.models.adam). The cost, measured side by side, is in the
+- `portable` (the default on x86-64; elsewhere `native` is): every library on one fixed code path
+  for x86-64-v3 (AVX2 and FMA, which satbench needs anyway: polars' wheels require them), the same
+  on every such CPU, Intel or AMD, AVX2 or AVX-512: ATen's AVX2 kernels, MKL's COMPATIBLE branch of
+  its conditional numerical reproducibility (its AVX2 branch still differs between vendors), oneDNN
+  capped at AVX2, numpy's SIMD up to X86_V3, OpenBLAS's Haswell kernels. MKL's square root, which
+  ignores the branch, is avoided (satbench.models.adam). The cost, measured side by side, is in the
   README (benchmarks/numeric_mode.py).
 - `native`: whatever the CPU offers, as torch and numpy do by default; faster, and its bits
-  depend on the CPU. `satbench verify` compares such rows within a stated tolerance.
+  depend on the CPU. `satbench verify` judges rows of another platform by their report.
 
 The pins are environment variables that each library reads once, when it loads or first
 computes; they are inherited by every process satbench starts (pool workers fork from the CLI,
@@ -25,13 +25,15 @@ Ray workers get them through their runtime environment, see environment()).
 """
 
 import os
+import platform
 import sys
 
 from satbench.errors import SatbenchError
 
 MODE_VARIABLE = "SATBENCH_NUMERIC_MODE"
 MODES = ("portable", "native")
-DEFAULT_MODE = "portable"
+# The pins are x86-64's: elsewhere (an Arm Mac, say) the CPU's own paths are all there is.
+DEFAULT_MODE = "portable" if platform.machine().lower() in ("x86_64", "amd64") else "native"
 # What `portable` pins, by variable. Each is the library's own documented switch.
 PORTABLE_PINS = {
     "ATEN_CPU_CAPABILITY": "avx2",  # ATen's AVX2 kernels, also on an AVX-512 CPU
