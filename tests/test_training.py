@@ -4,6 +4,7 @@ alone, and the `run` command."""
 import hashlib
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -357,3 +358,22 @@ def test_the_first_layer_metrics_a_diverged_row_blanks_are_the_ones_rows_carry()
     (trained,) = train_runs(runs_for(CONTEXT, ("dense",)), dataset)
     metrics, _ = first_layer_metrics(trained.model, dataset, TASK.encoding)
     assert tuple(metrics) == FIRST_LAYER_METRICS
+
+
+def test_a_satbench_inside_another_repository_does_not_record_that_repository_s_commit(tmp_path):
+    """A virtual environment inside a user's own git repository: satbench's files sit in that
+    checkout, but its commit is not satbench's."""
+    repo = tmp_path / "user-project"
+    library = repo / ".venv" / "lib" / "site-packages"
+    shutil.copytree(Path(__file__).resolve().parents[1] / "satbench", library / "satbench",
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    for command in (["init", "-q"], ["add", "-A"],
+                    ["-c", "user.name=u", "-c", "user.email=u@x", "commit", "-qm", "theirs"]):
+        subprocess.run(["git", *command], cwd=repo, check=True, capture_output=True)
+    code = ("import satbench; from satbench.provenance import git_commit; "
+            "print(satbench.__file__); print(git_commit())")
+    done = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True,
+                          text=True, check=True, env={**os.environ, "PYTHONPATH": str(library)})
+    path, commit = done.stdout.split()
+    assert path.startswith(str(library))
+    assert commit == "unknown"
