@@ -383,9 +383,11 @@ def cmd_sweep(args) -> int:
     print(f"{counts.trained} runs trained, {counts.found} already stored, in {out}",
           file=sys.stderr)
     if counts.failed:
+        stored = counts.runs - len(counts.failed)
+        where = f"the other {stored} are stored in {out}" if stored else "none is stored"
         print(f"satbench: error: {len(counts.failed)} of {counts.runs} runs failed (named "
-              f"above), the others are stored in {out}; run the same command again to retry "
-              f"the failed ones", file=sys.stderr)
+              f"above); {where}; run the same command again to retry the failed ones",
+              file=sys.stderr)
         return 1
     if report is not None:
         _write_report([out], report)

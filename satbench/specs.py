@@ -9,6 +9,7 @@ This module imports no generators, no models and no torch.
 """
 
 import dataclasses
+import math
 from collections.abc import Callable
 from dataclasses import MISSING, dataclass
 from math import comb
@@ -94,15 +95,18 @@ def check_int(field: str, value, minimum: int) -> None:
 
 
 def check_fields(spec) -> None:
-    """Every field with fixed choices holds one of them; ints are ints, floats are numbers."""
+    """Every field with fixed choices holds one of them; floats are finite numbers (an inf or a
+    nan learning rate, decay or probability can only train to NaN weights)."""
     for field in spec_fields(type(spec)):
         value = getattr(spec, field.name)
         choices = choices_of(field)
         if choices is not None:
             check_choice(field.name, value, choices)
-        elif field.type is float and (isinstance(value, bool)
-                                      or not isinstance(value, int | float)):
-            raise SatbenchError(f"{field.name}: expected a number, got {value!r}")
+        elif field.type is float:
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                raise SatbenchError(f"{field.name}: expected a number, got {value!r}")
+            if not math.isfinite(value):
+                raise SatbenchError(f"{field.name}: expected a finite number, got {value!r}")
 
 
 def max_distinct_clauses(n_vars: int, width: int, planted: bool = False) -> int:

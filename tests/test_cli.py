@@ -80,6 +80,15 @@ TINY_RUN = ["--vars", "8", "--clauses", "3", "--train", "32", "--test", "16", "-
     (["run", *TINY_RUN, "--out", "{plain}"], "--out: {plain} is a file; expected a directory"),
     (["run", *TINY_RUN, "--out", "{plain}/store"], "is a file, not a directory"),
     (["run", *TINY_RUN, "--alpha", "1"], "alpha: expected an integer >= 2 for fpe, got 1"),
+    # Non-finite numbers are refused by the specs before any work.
+    (["run", *TINY_RUN, "--lr", "inf", "--out", "{tmp}/r"],
+     "learning_rate: expected a finite number, got inf"),
+    (["run", *TINY_RUN, "--lr", "nan", "--out", "{tmp}/r"],
+     "learning_rate: expected a finite number, got nan"),
+    (["run", *TINY_RUN, "--weight-decay", "inf", "--out", "{tmp}/r"],
+     "weight_decay: expected a finite number, got inf"),
+    (["sweep", "--neurons", "2", "--clauses", "3", "--vars", "16", "--lr", "0.1,inf",
+      "--out", "{tmp}/r"], "learning_rate: expected a finite number, got inf"),
     (["run", *TINY_RUN, "--methods", "dense", "--alpha", "3"],
      "alpha: none of the methods dense takes it"),
     # An unknown method, for run and for sweep, and a plugin module that is not there.

@@ -302,6 +302,26 @@ def test_a_run_that_fails_is_named_and_every_other_run_is_kept(tmp_path, monkeyp
     assert "2 runs trained, 6 already stored" in capsys.readouterr().err
 
 
+def test_a_sweep_whose_every_run_fails_says_none_is_stored_and_leaves_nothing(
+        tmp_path, monkeypatch, capsys):
+    from satbench.sweeps import engine
+
+    def fails(runs, dataset, layer_format):
+        raise FloatingPointError("loss is NaN")
+
+    monkeypatch.setattr(engine, "train_runs", fails)
+    out = tmp_path / "r"
+    argv = ["sweep", "--neurons", "2", "--clauses", "4", "--vars", "10", "--train", "128",
+            "--test", "64", "--steps", "5,5", "--split", "random", "--methods", "dense,fpe",
+            "--seeds", "1", "--executor", "serial", "--trainer", "single", "--no-progress",
+            "--out", str(out)]
+    assert main(argv) == 1
+    err = capsys.readouterr().err
+    assert "2 of 2 runs failed (named above); none is stored" in err
+    assert "the others are stored" not in err
+    assert not out.exists(), "a sweep that stored nothing left a half-made store"
+
+
 def test_ctrl_c_stops_within_seconds_keeps_finished_runs_and_says_how_to_resume(tmp_path):
     out = tmp_path / "results"
     # Single-run jobs long enough (about 8 s each) that waiting for those in flight would

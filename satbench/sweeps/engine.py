@@ -205,7 +205,8 @@ def run_sweep(spec: SweepSpec, out, executor: Executor, progress: bool = True,
     tasks = list({run.context.task.fingerprint: run.context.task for run in pending}.values())
     with executor_session(executor):  # Ray: one connection, workers keep their datasets
         datasets = build_datasets(tasks, executor, progress)
-        write_manifest(spec, out)
+        if stored:
+            write_manifest(spec, out)
         counts = SweepCounts(runs=len(runs), found=len(stored), trained=0)
         bar = tqdm(total=len(runs), initial=len(stored), unit="run", desc=spec.name,
                    disable=not progress, file=sys.stderr, smoothing=0.05)
@@ -216,6 +217,10 @@ def run_sweep(spec: SweepSpec, out, executor: Executor, progress: bool = True,
                     for index, run in enumerate(job_runs):
                         if problem is None:
                             write_run(out, run.key, [rows[index]], run.to_dict())
+                            if not stored and not counts.trained:
+                                # With the first run stored, not before: a sweep that stores
+                                # nothing leaves no manifest of a store that does not exist.
+                                write_manifest(spec, out)
                             counts.trained += 1
                         else:
                             counts.failed.append(f"{describe_run(run)}: {problem}")
