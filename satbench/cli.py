@@ -288,6 +288,7 @@ def cmd_run(args) -> None:
     from tqdm import tqdm
 
     from satbench.generators.dataset import build_dataset
+    from satbench.memory import check_training_memory
     from satbench.reports.tables import runs_table
     from satbench.store import find_runs, read_run, write_run
     from satbench.training.formats import planned_format
@@ -297,6 +298,7 @@ def cmd_run(args) -> None:
     runs = runs_from_args(args)
     for run in runs:
         planned_format(run, args.layer_format)  # a bad format is one line, before any work
+    check_training_memory(runs)
     check_output_dir(args.out)
     stored, moved = find_runs(args.out, [run.key for run in runs])
     for message in moved:

@@ -21,6 +21,10 @@ from satbench.errors import SatbenchError
 from satbench.fingerprint import sha256_of
 
 FORMS = ("cnf", "dnf")
+# Counts and seeds end up in numpy and torch integers and in Int64 result-row columns; a larger
+# one would overflow there (after the training), so the spec refuses it.
+MAX_INT = 2**63 - 1
+MAX_VARS = 2**31 - 1  # a DIMACS literal is stored as an int32 (Formula.literal_array)
 SUPPORTS = ("shared", "disjoint")  # clauses draw from all n variables, or each has its own k
 BASELINE = "dense"  # the method every other is measured against, and the branch source at T1
 TARGETS = ("formula", "clauses")
@@ -89,19 +93,27 @@ def check_choice(field: str, value, choices) -> None:
                             f"got {value!r}")
 
 
-def check_int(field: str, value, minimum: int) -> None:
+def check_at_most(field: str, value, maximum: int = MAX_INT) -> None:
+    if value > maximum:
+        raise SatbenchError(f"{field}: expected an integer <= {maximum}, got {value!r}")
+
+
+def check_int(field: str, value, minimum: int, maximum: int = MAX_INT) -> None:
     if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < minimum:
         raise SatbenchError(f"{field}: expected an integer >= {minimum}, got {value!r}")
+    check_at_most(field, value, maximum)
 
 
 def check_fields(spec) -> None:
-    """Every field with fixed choices holds one of them; floats are finite numbers (an inf or a
-    nan learning rate, decay or probability can only train to NaN weights)."""
+    """Every field with fixed choices holds one of them; ints fit in 64 bits; floats are finite
+    numbers (an inf or a nan learning rate, decay or probability can only train to NaN weights)."""
     for field in spec_fields(type(spec)):
         value = getattr(spec, field.name)
         choices = choices_of(field)
         if choices is not None:
             check_choice(field.name, value, choices)
+        elif field.type is int and isinstance(value, int | np.integer):
+            check_at_most(field.name, abs(value))
         elif field.type is float:
             if isinstance(value, bool) or not isinstance(value, int | float):
                 raise SatbenchError(f"{field.name}: expected a number, got {value!r}")
@@ -119,9 +131,11 @@ def max_distinct_clauses(n_vars: int, width: int, planted: bool = False) -> int:
 
 def check_counts(n_vars: int, n_clauses: int, width: int, planted: bool = False,
                  support: str = "shared") -> None:
-    for name, value in (("vars", n_vars), ("clauses", n_clauses), ("width", width)):
+    for name, value, maximum in (("vars", n_vars, MAX_VARS), ("clauses", n_clauses, MAX_INT),
+                                 ("width", width, MAX_INT)):
         if not isinstance(value, int | np.integer) or value < 1:
             raise SatbenchError(f"{name}: expected a positive integer, got {value!r}")
+        check_at_most(name, value, maximum)
     if width > n_vars:
         raise SatbenchError(f"width: {width} is larger than the number of variables ({n_vars})")
     if support == "disjoint":
@@ -179,7 +193,7 @@ class TaskSpec:
                 raise SatbenchError("planted: applies to cnf only")
             check_counts(self.n_vars, self.n_clauses, self.width, self.planted, self.support)
         else:
-            check_int("n_vars", self.n_vars, 1)
+            check_int("n_vars", self.n_vars, 1, MAX_VARS)
             check_int("n_clauses", self.n_clauses, 1)
             check_int("width", self.width, 1)
         if self.n_vars < 63 and self.n_train + self.n_test > 2**self.n_vars:

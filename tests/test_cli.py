@@ -68,6 +68,32 @@ TINY_RUN = ["--vars", "8", "--clauses", "3", "--train", "32", "--test", "16", "-
     (["dataset", "--clauses", "3", "--out", "{tmp}/x.parquet"], "--vars"),
     (["dataset", "--vars", "2000000", "--clauses", "10", "--out", "{tmp}/x.parquet"],
      "variables would need about 92 GiB of memory"),
+    # Huge counts: beyond what their type holds, or than the machine's memory could hold.
+    (["generate", "--vars", "99999999999999999999", "--clauses", "3", "--out", "{tmp}/x.cnf"],
+     "vars: expected an integer <= 2147483647, got 99999999999999999999"),
+    (["generate", "--vars", "3000000000", "--clauses", "3", "--out", "{tmp}/x.cnf"],
+     "vars: expected an integer <= 2147483647, got 3000000000"),
+    (["generate", "--vars", "5", "--clauses", "99999999999999999999", "--out", "{tmp}/x.cnf"],
+     "clauses: expected an integer <= 9223372036854775807"),
+    (["generate", "--vars", "1000000", "--clauses", "100000000000", "--out", "{tmp}/x.cnf"],
+     "clauses: 100000000000 clauses of 3 literals over 1000000 variables would need about "
+     "2235 GiB of memory"),
+    (["generate", "--vars", "5", "--clauses", "3", "--seed", "99999999999999999999", "--out",
+      "{tmp}/x.cnf"], "seed: expected an integer <= 9223372036854775807"),
+    (["dataset", "--vars", "8", "--clauses", "3", "--seed", "99999999999999999999", "--out",
+      "{tmp}/x.parquet"], "seed: expected an integer <= 9223372036854775807"),
+    (["run", *TINY_RUN, "--neurons", "99999999999999999999", "--out", "{tmp}/r"],
+     "neurons: expected an integer <= 9223372036854775807"),
+    (["run", *TINY_RUN, "--methods", "dense", "--neurons", "100000000000", "--out", "{tmp}/r"],
+     "neurons: dense with 100000000000 hidden units would need about"),
+    (["run", *TINY_RUN, "--seed", "99999999999999999999", "--out", "{tmp}/r"],
+     "seed: expected an integer <= 9223372036854775807"),
+    (["run", *TINY_RUN, "--steps", "99999999999999999999,1", "--out", "{tmp}/r"],
+     "warmup_steps: expected an integer <= 9223372036854775807"),
+    (["sweep", "--neurons", "2", "--clauses", "3", "--vars", "16", "--seeds",
+      "99999999999999999999", "--out", "{tmp}/r"], "seeds: a sweep of at least "),
+    (["sweep", "--neurons", "99999999999999999999", "--clauses", "3", "--vars", "16",
+      "--out", "{tmp}/r"], "neurons: expected an integer <= 9223372036854775807"),
     (["inspect", "{tmp}/missing.cnf"], "missing.cnf"),
     # Output locations are checked before any work: an existing directory where a file goes, a
     # path below a file, a file where a directory goes, and a place nobody can write.
@@ -120,6 +146,18 @@ def test_user_errors_exit_2_with_one_line_and_no_output(tmp_path, satlib, capsys
     assert message.format(**names) in err
     assert set(tmp_path.rglob("*")) == before, "a failed command left output behind"
     assert plain.read_text() == "not a directory\n"
+
+
+def test_a_formula_too_large_for_the_memory_is_one_line(tmp_path, capsys, monkeypatch):
+    from satbench import memory
+
+    monkeypatch.setattr(memory, "physical_memory", lambda: 8 * 2**30)
+    status, out, err = run_cli(capsys, "generate", "--vars", "2147483647", "--clauses", "3",
+                               "--planted", "--out", str(tmp_path / "x.cnf"))
+    assert status == 2 and out == "" and list(tmp_path.iterdir()) == []
+    assert err == ("satbench: error: vars: 3 clauses of 3 literals over 2147483647 variables "
+                   "would need about 16 GiB of memory, more than this machine's 8 GiB; ask for "
+                   "fewer clauses or variables\n")
 
 
 @pytest.mark.parametrize("argv, message", [

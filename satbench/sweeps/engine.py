@@ -21,6 +21,7 @@ from tqdm import tqdm
 from satbench.atomic import atomic_path
 from satbench.errors import SatbenchError
 from satbench.generators.dataset import Dataset, build_dataset
+from satbench.memory import check_training_memory
 from satbench.runs import RunSpec
 from satbench.specs import TaskSpec
 from satbench.store import find_runs, write_run
@@ -198,6 +199,8 @@ def run_sweep(spec: SweepSpec, out, executor: Executor, progress: bool = True,
         raise SatbenchError(f"trainer: expected one of {', '.join(TRAINERS)}, got {trainer!r}")
     runs = spec.runs()
     check_layer_format(runs, layer_format)  # before anything is written
+    if not getattr(executor, "remote", False):  # a cluster's nodes may have more memory
+        check_training_memory(runs)
     stored, moved = find_runs(out, [run.key for run in runs])
     for message in moved:
         log.warning(message)

@@ -4,6 +4,8 @@
 An executor maps a picklable function over jobs and yields each result as soon as it is done, in
 any order; the engine stores results as they arrive, so an interrupted sweep keeps them. Closing
 the iterator early (Ctrl-C, an error in the caller) must stop the work in flight within seconds.
+An executor whose jobs run on other machines says so with `remote = True`: this machine's memory
+then bounds nothing (satbench.memory).
 """
 
 import os
