@@ -58,6 +58,16 @@ def _values(text: str, kind):
             from None
 
 
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text.strip())
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
+
+
 def _list_of(kind):
     def parse(text: str) -> tuple:
         return tuple(_values(part, kind) for part in text.split(",") if part.strip())
@@ -449,8 +459,9 @@ def cmd_verify(args) -> int:
 def add_verify_arguments(parser) -> None:
     parser.add_argument("paths", nargs="+",
                         help="committed report directories (with report.md) or results stores")
-    parser.add_argument("--runs", type=int, default=None,
-                        help="retrain this many runs per store, spread over it (default: all)")
+    parser.add_argument("--runs", type=_positive_int, default=None,
+                        help="retrain this many runs per store, spread over it, at least one "
+                             "(default: all)")
     add_executor_argument(parser)
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 

@@ -168,6 +168,11 @@ def test_a_formula_too_large_for_the_memory_is_one_line(tmp_path, capsys, monkey
      "invalid choice: 'dask' (choose from 'local', 'ray', 'serial')"),
     (["sweep", "--bogus"], "unrecognized arguments: --bogus"),
     (["frobnicate"], "invalid choice: 'frobnicate'"),
+    # Retraining no run would verify nothing while saying everything was verified.
+    (["verify", "reports/quick", "--runs", "0"],
+     "argument --runs: expected a positive integer, got '0'"),
+    (["verify", "reports/quick", "--runs", "-1"],
+     "argument --runs: expected a positive integer, got '-1'"),
 ])
 def test_usage_errors_print_one_line_and_exit_2(capsys, argv, message):
     status, out, err = run_cli(capsys, *argv)
