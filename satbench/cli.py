@@ -556,8 +556,12 @@ def cmd_plugins(args) -> None:
 
 def cmd_migrate(args) -> None:
     from satbench.migrate import migrate_store
+    from satbench.store import LAYOUT
 
     done = migrate_store(args.store)
+    if done is None:
+        print(f"{args.store}: already current (layout {LAYOUT}); nothing to do", file=sys.stderr)
+        return
     print(f"{args.store}: {done.old_files} satbench 0.2 run files became {done.runs} run files "
           f"({done.duplicates} repeated dense or wide_dense arms were bitwise equal and are "
           f"stored once), {done.manifests} sweep manifests converted; the old files are in "
