@@ -70,7 +70,11 @@ def _positive_int(text: str) -> int:
 
 def _list_of(kind):
     def parse(text: str) -> tuple:
-        return tuple(_values(part, kind) for part in text.split(",") if part.strip())
+        values = tuple(_values(part, kind) for part in text.split(",") if part.strip())
+        if not values:  # an unset flag gives the defaults; an empty one is a mistake
+            raise argparse.ArgumentTypeError(f"expected a comma-separated list of at least one "
+                                             f"value, got {text!r}")
+        return values
     parse.__name__ = f"comma-separated {getattr(kind, '__name__', 'value')} list"
     return parse
 

@@ -168,6 +168,15 @@ def test_a_formula_too_large_for_the_memory_is_one_line(tmp_path, capsys, monkey
      "invalid choice: 'dask' (choose from 'local', 'ray', 'serial')"),
     (["sweep", "--bogus"], "unrecognized arguments: --bogus"),
     (["frobnicate"], "invalid choice: 'frobnicate'"),
+    # A list of nothing is a mistake, not a request for the defaults.
+    (["run", "--methods", ","], "argument --methods/--arms: expected a comma-separated list of "
+                                "at least one value, got ','"),
+    (["run", "--methods", ""], "argument --methods/--arms: expected a comma-separated list"),
+    (["sweep", "--methods", " , "], "argument --methods/--arms: expected a comma-separated list"),
+    (["sweep", "--alpha", ","], "argument --alpha: expected a comma-separated list"),
+    (["sweep", "--neurons", ",,", "--clauses", "4"],
+     "argument --neurons: expected a comma-separated list"),
+    (["sweep", "--planted", ","], "argument --planted: expected a comma-separated list"),
     # Retraining no run would verify nothing while saying everything was verified.
     (["verify", "reports/quick", "--runs", "0"],
      "argument --runs: expected a positive integer, got '0'"),
