@@ -291,6 +291,12 @@ class TrainingContext:
         check_int("warmup_steps", self.warmup_steps, 0)
         check_int("expanded_steps", self.expanded_steps, 0)
         check_int("batch_size", self.batch_size, 0)
+        if self.batch_size >= self.task.n_train:
+            # It trains exactly as full batch does, so it would store batch 0's results again
+            # under another key.
+            raise SatbenchError(f"batch_size: {self.batch_size} is not smaller than the training "
+                                f"set (n_train={self.task.n_train}); use batch_size 0 (--batch 0) "
+                                f"for full batch")
         check_int("seed", self.seed, 0)
         if not float(self.learning_rate) > 0:
             raise SatbenchError(f"learning_rate: expected a positive number, got "

@@ -106,6 +106,9 @@ TINY_RUN = ["--vars", "8", "--clauses", "3", "--train", "32", "--test", "16", "-
     (["run", *TINY_RUN, "--out", "{plain}"], "--out: {plain} is a file; expected a directory"),
     (["run", *TINY_RUN, "--out", "{plain}/store"], "is a file, not a directory"),
     (["run", *TINY_RUN, "--alpha", "1"], "alpha: expected an integer >= 2 for fpe, got 1"),
+    (["run", *TINY_RUN, "--batch", "99999999", "--out", "{tmp}/r"],
+     "batch_size: 99999999 is not smaller than the training set (n_train=32); use batch_size 0 "
+     "(--batch 0) for full batch"),
     # Non-finite numbers are refused by the specs before any work.
     (["run", *TINY_RUN, "--lr", "inf", "--out", "{tmp}/r"],
      "learning_rate: expected a finite number, got inf"),
@@ -389,7 +392,7 @@ def test_a_plugin_module_that_fails_to_import_is_one_line_and_exit_2(tmp_path, s
 
 
 def test_run_with_a_preset_takes_its_task_training_and_params(tmp_path, capsys):
-    status, _, err = run_cli(capsys, "run", "--preset", "paper", "--train", "64", "--test", "32",
+    status, _, err = run_cli(capsys, "run", "--preset", "paper", "--train", "512", "--test", "32",
                              "--steps", "2,2", "--methods", "dense,fpe", "--no-progress",
                              "--out", str(tmp_path / "r"))
     assert status == 0, err
@@ -398,7 +401,7 @@ def test_run_with_a_preset_takes_its_task_training_and_params(tmp_path, capsys):
     assert (dense["neurons"], dense["clauses"]) == (8, 8)  # the headline cell
     assert (dense["support"], dense["vars"], dense["form"]) == ("disjoint", 96, "dnf")
     assert (dense["learning_rate"], dense["batch_size"]) == (1e-3, 256)
-    assert (dense["n_train"], dense["warmup_steps"]) == (64, 2)  # flags override the preset
+    assert (dense["n_train"], dense["warmup_steps"]) == (512, 2)  # flags override the preset
     assert (fpe["alpha"], fpe["split"], fpe["output_scale"]) == (2, "clause", "copy")
 
 
@@ -418,7 +421,7 @@ def test_run_with_a_preset_takes_its_joint_axis_when_it_has_one_value(tmp_path, 
 
     monkeypatch.setitem(presets.PRESETS, "two-steps", presets.PRESETS["paper"].with_axes(
         **{"warmup_steps+expanded_steps": ((2, 3),)}))
-    status, _, err = run_cli(capsys, "run", "--preset", "two-steps", "--train", "64", "--test",
+    status, _, err = run_cli(capsys, "run", "--preset", "two-steps", "--train", "512", "--test",
                              "32", "--methods", "dense", "--no-progress", "--out",
                              str(tmp_path / "r"))
     assert status == 0, err

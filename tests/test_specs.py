@@ -155,7 +155,16 @@ def test_a_context_round_trips_and_counts_its_steps():
     assert CONTEXT.full_batch and CONTEXT.rows_per_step == TASK.n_train
     mini = CONTEXT.replace(batch_size=16)
     assert not mini.full_batch and mini.rows_per_step == 16
-    assert CONTEXT.replace(batch_size=TASK.n_train).full_batch
+
+
+@pytest.mark.parametrize("batch_size", [64, 65, 99999999])
+def test_a_batch_of_the_whole_training_set_is_refused_for_batch_0(batch_size):
+    """It trains exactly as full batch (batch 0) does, but would be stored under another key."""
+    message = (f"batch_size: {batch_size} is not smaller than the training set (n_train=64); "
+               f"use batch_size 0 (--batch 0) for full batch")
+    with pytest.raises(SatbenchError) as error:
+        CONTEXT.replace(batch_size=batch_size)
+    assert str(error.value) == message
 
 
 @pytest.mark.parametrize("method, params, message", [
