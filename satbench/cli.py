@@ -2,7 +2,8 @@
 
 Every user error prints one line, `satbench: error: ...`, and exits 2, with nothing partial left
 behind: library errors (SatbenchError), argparse's own, and a bad output location, which is
-checked before any work starts. Ctrl-C prints one line and exits 130. Only the subcommand being
+checked before any work starts. Ctrl-C prints one line and exits 130; a closed stdout (its reader
+left) ends quietly with 141, as a tool stopped by SIGPIPE does. Only the subcommand being
 run has its flags built, so formula-only commands never import torch.
 """
 
@@ -33,6 +34,7 @@ from satbench.specs import (
 
 COUNT_LIMIT_VARS = 20  # inspect enumerates models only up to this many variables
 INTERRUPTED = 130  # 128 + SIGINT, as shells report a process stopped by Ctrl-C
+PIPE_CLOSED = 141  # 128 + SIGPIPE, as shells report a tool whose output's reader left
 TORCH_FREE = ("generate", "inspect")  # formula-only commands: no registries, no plugins
 
 log = logging.getLogger("satbench")
@@ -692,10 +694,10 @@ def main(argv=None) -> int:
         print("satbench: interrupted; nothing partial was written", file=sys.stderr)
         return INTERRUPTED
     except BrokenPipeError:
+        # Not a mistake (`satbench inspect f.cnf | head -1` wants no more): end quietly, as cat
+        # or grep do. Every file was written before the output that failed.
         _stdout_closed()
-        print("satbench: error: stdout: the reader closed the pipe before the output was "
-              "complete", file=sys.stderr)
-        return 2
+        return PIPE_CLOSED
     finally:
         log.removeHandler(handler)
 
