@@ -41,10 +41,11 @@ log = logging.getLogger("satbench")
 
 
 class _Parser(argparse.ArgumentParser):
-    """argparse with one-line errors: what is wrong, then where the usage is."""
+    """argparse with one-line errors: what is wrong, then where the usage is. Subcommand parsers
+    are of this class too; their errors take the one prefix every satbench error has."""
 
     def error(self, message):
-        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+        self.exit(2, f"satbench: error: {message} (see {self.prog} --help)\n")
 
 
 def _values(text: str, kind):

@@ -190,6 +190,10 @@ def test_usage_errors_print_one_line_and_exit_2(capsys, argv, message):
     status, out, err = run_cli(capsys, *argv)
     assert status == 2 and out == ""
     assert err.count("\n") == 1 and message in err and "--help" in err
+    # One prefix for every error, a subcommand's argparse errors included; the help to see
+    # still names the subcommand.
+    assert err.startswith("satbench: error: ")
+    assert re.search(r" \(see satbench( [a-z]+)? --help\)\n$", err)
 
 
 def test_version():
