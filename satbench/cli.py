@@ -399,10 +399,11 @@ def cmd_sweep(args) -> int:
         print(f"satbench: interrupted: {stop.stored} of {stop.total} runs are stored in {out}; "
               f"run the same command again to train the rest", file=sys.stderr)
         return INTERRUPTED
-    print(f"{counts.trained} runs trained, {counts.found} already stored, in {out}",
+    elsewhere = f", {counts.elsewhere} trained by another sweep" if counts.elsewhere else ""
+    print(f"{counts.trained} runs trained, {counts.found} already stored{elsewhere}, in {out}",
           file=sys.stderr)
     if counts.failed:
-        stored = counts.runs - len(counts.failed)
+        stored = counts.stored
         where = f"the other {stored} are stored in {out}" if stored else "none is stored"
         print(f"satbench: error: {len(counts.failed)} of {counts.runs} runs failed (named "
               f"above); {where}; run the same command again to retry the failed ones",
