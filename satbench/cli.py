@@ -2,7 +2,8 @@
 
 Every user error prints one line, `satbench: error: ...`, and exits 2, with nothing partial left
 behind: library errors (SatbenchError), argparse's own, and a bad output location, which is
-checked before any work starts. Ctrl-C prints one line and exits 130. Only the subcommand being
+checked before any work starts. Ctrl-C prints one line and exits 130; a closed stdout (its reader
+left) ends quietly with 141, as a tool stopped by SIGPIPE does. Only the subcommand being
 run has its flags built, so formula-only commands never import torch.
 """
 
@@ -34,16 +35,18 @@ from satbench.specs import (
 
 COUNT_LIMIT_VARS = 20  # inspect enumerates models only up to this many variables
 INTERRUPTED = 130  # 128 + SIGINT, as shells report a process stopped by Ctrl-C
+PIPE_CLOSED = 141  # 128 + SIGPIPE, as shells report a tool whose output's reader left
 TORCH_FREE = ("generate", "inspect")  # formula-only commands: no registries, no plugins
 
 log = logging.getLogger("satbench")
 
 
 class _Parser(argparse.ArgumentParser):
-    """argparse with one-line errors: what is wrong, then where the usage is."""
+    """argparse with one-line errors: what is wrong, then where the usage is. Subcommand parsers
+    are of this class too; their errors take the one prefix every satbench error has."""
 
     def error(self, message):
-        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+        self.exit(2, f"satbench: error: {message} (see {self.prog} --help)\n")
 
 
 def _values(text: str, kind):
@@ -59,9 +62,23 @@ def _values(text: str, kind):
             from None
 
 
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text.strip())
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
+
+
 def _list_of(kind):
     def parse(text: str) -> tuple:
-        return tuple(_values(part, kind) for part in text.split(",") if part.strip())
+        values = tuple(_values(part, kind) for part in text.split(",") if part.strip())
+        if not values:  # an unset flag gives the defaults; an empty one is a mistake
+            raise argparse.ArgumentTypeError(f"expected a comma-separated list of at least one "
+                                             f"value, got {text!r}")
+        return values
     parse.__name__ = f"comma-separated {getattr(kind, '__name__', 'value')} list"
     return parse
 
@@ -289,6 +306,7 @@ def cmd_run(args) -> None:
     from tqdm import tqdm
 
     from satbench.generators.dataset import build_dataset
+    from satbench.memory import check_training_memory
     from satbench.reports.tables import runs_table
     from satbench.store import find_runs, read_run, write_run
     from satbench.training.formats import planned_format
@@ -298,6 +316,7 @@ def cmd_run(args) -> None:
     runs = runs_from_args(args)
     for run in runs:
         planned_format(run, args.layer_format)  # a bad format is one line, before any work
+    check_training_memory(runs)
     check_output_dir(args.out)
     stored, moved = find_runs(args.out, [run.key for run in runs])
     for message in moved:
@@ -381,12 +400,15 @@ def cmd_sweep(args) -> int:
         print(f"satbench: interrupted: {stop.stored} of {stop.total} runs are stored in {out}; "
               f"run the same command again to train the rest", file=sys.stderr)
         return INTERRUPTED
-    print(f"{counts.trained} runs trained, {counts.found} already stored, in {out}",
+    elsewhere = f", {counts.elsewhere} trained by another sweep" if counts.elsewhere else ""
+    print(f"{counts.trained} runs trained, {counts.found} already stored{elsewhere}, in {out}",
           file=sys.stderr)
     if counts.failed:
+        stored = counts.stored
+        where = f"the other {stored} are stored in {out}" if stored else "none is stored"
         print(f"satbench: error: {len(counts.failed)} of {counts.runs} runs failed (named "
-              f"above), the others are stored in {out}; run the same command again to retry "
-              f"the failed ones", file=sys.stderr)
+              f"above); {where}; run the same command again to retry the failed ones",
+              file=sys.stderr)
         return 1
     if report is not None:
         _write_report([out], report)
@@ -470,8 +492,9 @@ def cmd_verify(args) -> int:
 def add_verify_arguments(parser) -> None:
     parser.add_argument("paths", nargs="+",
                         help="committed report directories (with report.md) or results stores")
-    parser.add_argument("--runs", type=int, default=None,
-                        help="retrain this many runs per store, spread over it (default: all)")
+    parser.add_argument("--runs", type=_positive_int, default=None,
+                        help="retrain this many runs per store, spread over it, at least one "
+                             "(default: all)")
     add_executor_argument(parser)
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
@@ -566,8 +589,12 @@ def cmd_plugins(args) -> None:
 
 def cmd_migrate(args) -> None:
     from satbench.migrate import migrate_store
+    from satbench.store import LAYOUT
 
     done = migrate_store(args.store)
+    if done is None:
+        print(f"{args.store}: already current (layout {LAYOUT}); nothing to do", file=sys.stderr)
+        return
     print(f"{args.store}: {done.old_files} satbench 0.2 run files became {done.runs} run files "
           f"({done.duplicates} repeated dense or wide_dense arms were bitwise equal and are "
           f"stored once), {done.manifests} sweep manifests converted; the old files are in "
@@ -695,10 +722,10 @@ def main(argv=None) -> int:
         print("satbench: interrupted; nothing partial was written", file=sys.stderr)
         return INTERRUPTED
     except BrokenPipeError:
+        # Not a mistake (`satbench inspect f.cnf | head -1` wants no more): end quietly, as cat
+        # or grep do. Every file was written before the output that failed.
         _stdout_closed()
-        print("satbench: error: stdout: the reader closed the pipe before the output was "
-              "complete", file=sys.stderr)
-        return 2
+        return PIPE_CLOSED
     finally:
         log.removeHandler(handler)
 

@@ -27,8 +27,10 @@ from satbench.runs import RunSpec
 from satbench.specs import TaskSpec, TrainingContext
 from satbench.store import (
     LAYOUT_1_SCHEMA,
+    LAYOUT_FILE,
     SCHEMA,
     SCHEMA_KEY,
+    layout_problem,
     mark_layout,
     run_path,
     runs_dir,
@@ -113,12 +115,26 @@ def convert_manifest(data: dict) -> SweepSpec:
                      tuple(axes.items()))
 
 
-def migrate_store(directory) -> Migration:
-    """Convert every layout-1 file of `directory`; all checks pass before anything is written."""
+def is_current(directory: Path) -> bool:
+    """A store of today's layout: its marker says so (what satbench writes with a first run)."""
+    return (directory / LAYOUT_FILE).exists() and layout_problem(directory) is None
+
+
+def migrate_store(directory) -> Migration | None:
+    """Convert every layout-1 file of `directory`; all checks pass before anything is written.
+
+    None when the store is already current (nothing touched). A directory that does not exist,
+    or holds no satbench 0.2 store, is an error: a mistyped path must not become a new store.
+    """
     from satbench.sweeps.engine import manifest_path, write_manifest
 
     directory = Path(directory)
+    if not directory.is_dir():
+        raise SatbenchError(f"{directory}: " + ("not a directory" if directory.exists()
+                                                else "no such directory"))
     old_files = _old_files(directory)
+    if not old_files and is_current(directory):
+        return None
     converted: dict[str, tuple[RunSpec, dict, Path]] = {}
     duplicates = 0
     for path in old_files:
@@ -145,6 +161,11 @@ def migrate_store(directory) -> Migration:
         except (OSError, ValueError, KeyError, TypeError) as error:
             raise SatbenchError(f"{path}: unreadable sweep manifest ({type(error).__name__})") \
                 from None
+    if not old_files and not any(isinstance(spec, SweepSpec) for spec in specs):
+        marked = (directory / LAYOUT_FILE).exists()  # by a satbench that is not this one
+        raise SatbenchError(marked and layout_problem(directory) or (
+            f"{directory}: holds no satbench 0.2 results store (no 0.2 run files in "
+            f"{runs_dir(directory)}, no 0.2 sweep manifests); nothing was migrated"))
     old_dir = directory / OLD_DIR
     moves = [(path, old_dir / "runs") for path in old_files] + [
         (path, old_dir / "sweeps") for path, spec in zip(manifests, specs, strict=True)

@@ -9,6 +9,7 @@ import hashlib
 import numpy as np
 
 from satbench.errors import SatbenchError
+from satbench.specs import check_at_most
 
 
 def _stream_words(name: str) -> list[int]:
@@ -20,6 +21,7 @@ def seed_sequence(seed: int, stream: str, *extra: int) -> np.random.SeedSequence
     # numpy rejects negative entropy with a traceback; every stream passes here, so check once.
     if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
         raise SatbenchError(f"seed: expected a non-negative integer, got {seed!r}")
+    check_at_most("seed", seed)
     return np.random.SeedSequence([int(seed), *_stream_words(stream), *map(int, extra)])
 
 

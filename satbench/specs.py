@@ -9,6 +9,7 @@ This module imports no generators, no models and no torch.
 """
 
 import dataclasses
+import math
 from collections.abc import Callable
 from dataclasses import MISSING, dataclass
 from math import comb
@@ -20,6 +21,10 @@ from satbench.errors import SatbenchError
 from satbench.fingerprint import sha256_of
 
 FORMS = ("cnf", "dnf")
+# Counts and seeds end up in numpy and torch integers and in Int64 result-row columns; a larger
+# one would overflow there (after the training), so the spec refuses it.
+MAX_INT = 2**63 - 1
+MAX_VARS = 2**31 - 1  # a DIMACS literal is stored as an int32 (Formula.literal_array)
 SUPPORTS = ("shared", "disjoint")  # clauses draw from all n variables, or each has its own k
 BASELINE = "dense"  # the method every other is measured against, and the branch source at T1
 TARGETS = ("formula", "clauses")
@@ -88,21 +93,32 @@ def check_choice(field: str, value, choices) -> None:
                             f"got {value!r}")
 
 
-def check_int(field: str, value, minimum: int) -> None:
+def check_at_most(field: str, value, maximum: int = MAX_INT) -> None:
+    if value > maximum:
+        raise SatbenchError(f"{field}: expected an integer <= {maximum}, got {value!r}")
+
+
+def check_int(field: str, value, minimum: int, maximum: int = MAX_INT) -> None:
     if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < minimum:
         raise SatbenchError(f"{field}: expected an integer >= {minimum}, got {value!r}")
+    check_at_most(field, value, maximum)
 
 
 def check_fields(spec) -> None:
-    """Every field with fixed choices holds one of them; ints are ints, floats are numbers."""
+    """Every field with fixed choices holds one of them; ints fit in 64 bits; floats are finite
+    numbers (an inf or a nan learning rate, decay or probability can only train to NaN weights)."""
     for field in spec_fields(type(spec)):
         value = getattr(spec, field.name)
         choices = choices_of(field)
         if choices is not None:
             check_choice(field.name, value, choices)
-        elif field.type is float and (isinstance(value, bool)
-                                      or not isinstance(value, int | float)):
-            raise SatbenchError(f"{field.name}: expected a number, got {value!r}")
+        elif field.type is int and isinstance(value, int | np.integer):
+            check_at_most(field.name, abs(value))
+        elif field.type is float:
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                raise SatbenchError(f"{field.name}: expected a number, got {value!r}")
+            if not math.isfinite(value):
+                raise SatbenchError(f"{field.name}: expected a finite number, got {value!r}")
 
 
 def max_distinct_clauses(n_vars: int, width: int, planted: bool = False) -> int:
@@ -115,9 +131,11 @@ def max_distinct_clauses(n_vars: int, width: int, planted: bool = False) -> int:
 
 def check_counts(n_vars: int, n_clauses: int, width: int, planted: bool = False,
                  support: str = "shared") -> None:
-    for name, value in (("vars", n_vars), ("clauses", n_clauses), ("width", width)):
+    for name, value, maximum in (("vars", n_vars, MAX_VARS), ("clauses", n_clauses, MAX_INT),
+                                 ("width", width, MAX_INT)):
         if not isinstance(value, int | np.integer) or value < 1:
             raise SatbenchError(f"{name}: expected a positive integer, got {value!r}")
+        check_at_most(name, value, maximum)
     if width > n_vars:
         raise SatbenchError(f"width: {width} is larger than the number of variables ({n_vars})")
     if support == "disjoint":
@@ -175,7 +193,7 @@ class TaskSpec:
                 raise SatbenchError("planted: applies to cnf only")
             check_counts(self.n_vars, self.n_clauses, self.width, self.planted, self.support)
         else:
-            check_int("n_vars", self.n_vars, 1)
+            check_int("n_vars", self.n_vars, 1, MAX_VARS)
             check_int("n_clauses", self.n_clauses, 1)
             check_int("width", self.width, 1)
         if self.n_vars < 63 and self.n_train + self.n_test > 2**self.n_vars:
@@ -273,6 +291,12 @@ class TrainingContext:
         check_int("warmup_steps", self.warmup_steps, 0)
         check_int("expanded_steps", self.expanded_steps, 0)
         check_int("batch_size", self.batch_size, 0)
+        if self.batch_size >= self.task.n_train:
+            # It trains exactly as full batch does, so it would store batch 0's results again
+            # under another key.
+            raise SatbenchError(f"batch_size: {self.batch_size} is not smaller than the training "
+                                f"set (n_train={self.task.n_train}); use batch_size 0 (--batch 0) "
+                                f"for full batch")
         check_int("seed", self.seed, 0)
         if not float(self.learning_rate) > 0:
             raise SatbenchError(f"learning_rate: expected a positive number, got "

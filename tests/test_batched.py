@@ -231,7 +231,7 @@ def test_mixed_shapes_are_grouped_by_shape(datasets, monkeypatch):
         (c3, p3),  # TASK_B (22 inputs), batches of 50
         (c3.replace(batch_size=64), p3),  # TASK_B, batches of 64: not with the first (other d)
         (c5, p5),  # TASK_C (9 inputs, 4 outputs), full batch of 200
-        (c4.replace(batch_size=500), p4),  # TASK_C, a batch larger than the data: full batch
+        (c4.replace(batch_size=0), p4),  # TASK_C, full batch: with c5 (another seed)
     ]
     contexts = [(context.replace(warmup_steps=min(context.warmup_steps, 10),
                                  expanded_steps=min(context.expanded_steps, 10)), params)

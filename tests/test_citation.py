@@ -69,3 +69,15 @@ def test_license_is_mit_everywhere(citation):
     assert citation.cffobj["license"] == "MIT"
     pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
     assert "MIT" in str(pyproject["project"]["license"])  # a {text = ...} table or an SPDX string
+
+
+def test_the_code_cites_only_documents_that_ship():
+    """satbench cites its sources by path (docs/...): each must exist in the repository, and
+    DESIGN.md, which never shipped, must not be cited at all."""
+    sources = {path: path.read_text(encoding="utf-8")
+               for path in sorted((ROOT / "satbench").rglob("*.py"))}
+    assert not [path for path, text in sources.items() if "DESIGN.md" in text]
+    cited = {match for text in sources.values()
+             for match in re.findall(r"\bdocs/[\w./-]*\w", text)}
+    assert "docs/paper-protocol.md" in cited
+    assert not [path for path in sorted(cited) if not (ROOT / path).is_file()]

@@ -68,6 +68,32 @@ TINY_RUN = ["--vars", "8", "--clauses", "3", "--train", "32", "--test", "16", "-
     (["dataset", "--clauses", "3", "--out", "{tmp}/x.parquet"], "--vars"),
     (["dataset", "--vars", "2000000", "--clauses", "10", "--out", "{tmp}/x.parquet"],
      "variables would need about 92 GiB of memory"),
+    # Huge counts: beyond what their type holds, or than the machine's memory could hold.
+    (["generate", "--vars", "99999999999999999999", "--clauses", "3", "--out", "{tmp}/x.cnf"],
+     "vars: expected an integer <= 2147483647, got 99999999999999999999"),
+    (["generate", "--vars", "3000000000", "--clauses", "3", "--out", "{tmp}/x.cnf"],
+     "vars: expected an integer <= 2147483647, got 3000000000"),
+    (["generate", "--vars", "5", "--clauses", "99999999999999999999", "--out", "{tmp}/x.cnf"],
+     "clauses: expected an integer <= 9223372036854775807"),
+    (["generate", "--vars", "1000000", "--clauses", "100000000000", "--out", "{tmp}/x.cnf"],
+     "clauses: 100000000000 clauses of 3 literals over 1000000 variables would need about "
+     "2235 GiB of memory"),
+    (["generate", "--vars", "5", "--clauses", "3", "--seed", "99999999999999999999", "--out",
+      "{tmp}/x.cnf"], "seed: expected an integer <= 9223372036854775807"),
+    (["dataset", "--vars", "8", "--clauses", "3", "--seed", "99999999999999999999", "--out",
+      "{tmp}/x.parquet"], "seed: expected an integer <= 9223372036854775807"),
+    (["run", *TINY_RUN, "--neurons", "99999999999999999999", "--out", "{tmp}/r"],
+     "neurons: expected an integer <= 9223372036854775807"),
+    (["run", *TINY_RUN, "--methods", "dense", "--neurons", "100000000000", "--out", "{tmp}/r"],
+     "neurons: dense with 100000000000 hidden units would need about"),
+    (["run", *TINY_RUN, "--seed", "99999999999999999999", "--out", "{tmp}/r"],
+     "seed: expected an integer <= 9223372036854775807"),
+    (["run", *TINY_RUN, "--steps", "99999999999999999999,1", "--out", "{tmp}/r"],
+     "warmup_steps: expected an integer <= 9223372036854775807"),
+    (["sweep", "--neurons", "2", "--clauses", "3", "--vars", "16", "--seeds",
+      "99999999999999999999", "--out", "{tmp}/r"], "seeds: a sweep of at least "),
+    (["sweep", "--neurons", "99999999999999999999", "--clauses", "3", "--vars", "16",
+      "--out", "{tmp}/r"], "neurons: expected an integer <= 9223372036854775807"),
     (["inspect", "{tmp}/missing.cnf"], "missing.cnf"),
     # Output locations are checked before any work: an existing directory where a file goes, a
     # path below a file, a file where a directory goes, and a place nobody can write.
@@ -80,6 +106,18 @@ TINY_RUN = ["--vars", "8", "--clauses", "3", "--train", "32", "--test", "16", "-
     (["run", *TINY_RUN, "--out", "{plain}"], "--out: {plain} is a file; expected a directory"),
     (["run", *TINY_RUN, "--out", "{plain}/store"], "is a file, not a directory"),
     (["run", *TINY_RUN, "--alpha", "1"], "alpha: expected an integer >= 2 for fpe, got 1"),
+    (["run", *TINY_RUN, "--batch", "99999999", "--out", "{tmp}/r"],
+     "batch_size: 99999999 is not smaller than the training set (n_train=32); use batch_size 0 "
+     "(--batch 0) for full batch"),
+    # Non-finite numbers are refused by the specs before any work.
+    (["run", *TINY_RUN, "--lr", "inf", "--out", "{tmp}/r"],
+     "learning_rate: expected a finite number, got inf"),
+    (["run", *TINY_RUN, "--lr", "nan", "--out", "{tmp}/r"],
+     "learning_rate: expected a finite number, got nan"),
+    (["run", *TINY_RUN, "--weight-decay", "inf", "--out", "{tmp}/r"],
+     "weight_decay: expected a finite number, got inf"),
+    (["sweep", "--neurons", "2", "--clauses", "3", "--vars", "16", "--lr", "0.1,inf",
+      "--out", "{tmp}/r"], "learning_rate: expected a finite number, got inf"),
     (["run", *TINY_RUN, "--methods", "dense", "--alpha", "3"],
      "alpha: none of the methods dense takes it"),
     # An unknown method, for run and for sweep, and a plugin module that is not there.
@@ -113,6 +151,18 @@ def test_user_errors_exit_2_with_one_line_and_no_output(tmp_path, satlib, capsys
     assert plain.read_text() == "not a directory\n"
 
 
+def test_a_formula_too_large_for_the_memory_is_one_line(tmp_path, capsys, monkeypatch):
+    from satbench import memory
+
+    monkeypatch.setattr(memory, "physical_memory", lambda: 8 * 2**30)
+    status, out, err = run_cli(capsys, "generate", "--vars", "2147483647", "--clauses", "3",
+                               "--planted", "--out", str(tmp_path / "x.cnf"))
+    assert status == 2 and out == "" and list(tmp_path.iterdir()) == []
+    assert err == ("satbench: error: vars: 3 clauses of 3 literals over 2147483647 variables "
+                   "would need about 16 GiB of memory, more than this machine's 8 GiB; ask for "
+                   "fewer clauses or variables\n")
+
+
 @pytest.mark.parametrize("argv, message", [
     (["generate", "--vars", "3"], "the following arguments are required: --clauses, --out"),
     (["run", "--steps", "-1,5"], "--steps: expected T1,T2: two non-negative integers"),
@@ -121,11 +171,29 @@ def test_user_errors_exit_2_with_one_line_and_no_output(tmp_path, satlib, capsys
      "invalid choice: 'dask' (choose from 'local', 'ray', 'serial')"),
     (["sweep", "--bogus"], "unrecognized arguments: --bogus"),
     (["frobnicate"], "invalid choice: 'frobnicate'"),
+    # A list of nothing is a mistake, not a request for the defaults.
+    (["run", "--methods", ","], "argument --methods/--arms: expected a comma-separated list of "
+                                "at least one value, got ','"),
+    (["run", "--methods", ""], "argument --methods/--arms: expected a comma-separated list"),
+    (["sweep", "--methods", " , "], "argument --methods/--arms: expected a comma-separated list"),
+    (["sweep", "--alpha", ","], "argument --alpha: expected a comma-separated list"),
+    (["sweep", "--neurons", ",,", "--clauses", "4"],
+     "argument --neurons: expected a comma-separated list"),
+    (["sweep", "--planted", ","], "argument --planted: expected a comma-separated list"),
+    # Retraining no run would verify nothing while saying everything was verified.
+    (["verify", "reports/quick", "--runs", "0"],
+     "argument --runs: expected a positive integer, got '0'"),
+    (["verify", "reports/quick", "--runs", "-1"],
+     "argument --runs: expected a positive integer, got '-1'"),
 ])
 def test_usage_errors_print_one_line_and_exit_2(capsys, argv, message):
     status, out, err = run_cli(capsys, *argv)
     assert status == 2 and out == ""
     assert err.count("\n") == 1 and message in err and "--help" in err
+    # One prefix for every error, a subcommand's argparse errors included; the help to see
+    # still names the subcommand.
+    assert err.startswith("satbench: error: ")
+    assert re.search(r" \(see satbench( [a-z]+)? --help\)\n$", err)
 
 
 def test_version():
@@ -170,15 +238,27 @@ def test_generate_help_explains_its_counts(capsys):
     assert re.search(r"--clauses [A-Z_]+ clauses m\b", text)
 
 
-def test_a_closed_pipe_is_one_line_not_a_traceback(satlib):
-    process = subprocess.Popen([sys.executable, "-m", "satbench.cli", "inspect",
-                                str(satlib / "uf20-01.cnf")], stdout=subprocess.PIPE,
-                               stderr=subprocess.PIPE, text=True)
-    process.stdout.close()  # as `| head -0` would, before satbench writes anything
+def _with_stdout_closed(*argv) -> tuple[int, str]:
+    """Run satbench with its stdout's reader gone, as `satbench ... | head -0` leaves it."""
+    process = subprocess.Popen([sys.executable, "-m", "satbench.cli", *map(str, argv)],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    process.stdout.close()  # before satbench writes anything
     err = process.stderr.read()
-    assert process.wait() == 2
-    assert err == ("satbench: error: stdout: the reader closed the pipe before the output was "
-                   "complete\n")
+    return process.wait(), err
+
+
+def test_a_closed_pipe_ends_quietly_as_unix_tools_do(satlib):
+    # 141 = 128 + SIGPIPE, what a shell reports for a tool stopped by a closed pipe.
+    assert _with_stdout_closed("inspect", satlib / "uf20-01.cnf") == (141, "")
+
+
+def test_generate_into_a_closed_pipe_still_writes_the_whole_file(tmp_path):
+    written = tmp_path / "f.cnf"
+    argv = ["generate", "--vars", "20", "--clauses", "80", "--seed", "4"]
+    assert _with_stdout_closed(*argv, "--out", written) == (141, "")
+    reference = tmp_path / "reference.cnf"
+    assert main([*argv, "--out", str(reference)]) == 0
+    assert written.read_bytes() == reference.read_bytes()
 
 
 def test_written_files_follow_the_umask(tmp_path, capsys):
@@ -328,7 +408,7 @@ def test_a_plugin_module_that_fails_to_import_is_one_line_and_exit_2(tmp_path, s
 
 
 def test_run_with_a_preset_takes_its_task_training_and_params(tmp_path, capsys):
-    status, _, err = run_cli(capsys, "run", "--preset", "paper", "--train", "64", "--test", "32",
+    status, _, err = run_cli(capsys, "run", "--preset", "paper", "--train", "512", "--test", "32",
                              "--steps", "2,2", "--methods", "dense,fpe", "--no-progress",
                              "--out", str(tmp_path / "r"))
     assert status == 0, err
@@ -337,7 +417,7 @@ def test_run_with_a_preset_takes_its_task_training_and_params(tmp_path, capsys):
     assert (dense["neurons"], dense["clauses"]) == (8, 8)  # the headline cell
     assert (dense["support"], dense["vars"], dense["form"]) == ("disjoint", 96, "dnf")
     assert (dense["learning_rate"], dense["batch_size"]) == (1e-3, 256)
-    assert (dense["n_train"], dense["warmup_steps"]) == (64, 2)  # flags override the preset
+    assert (dense["n_train"], dense["warmup_steps"]) == (512, 2)  # flags override the preset
     assert (fpe["alpha"], fpe["split"], fpe["output_scale"]) == (2, "clause", "copy")
 
 
@@ -357,7 +437,7 @@ def test_run_with_a_preset_takes_its_joint_axis_when_it_has_one_value(tmp_path, 
 
     monkeypatch.setitem(presets.PRESETS, "two-steps", presets.PRESETS["paper"].with_axes(
         **{"warmup_steps+expanded_steps": ((2, 3),)}))
-    status, _, err = run_cli(capsys, "run", "--preset", "two-steps", "--train", "64", "--test",
+    status, _, err = run_cli(capsys, "run", "--preset", "two-steps", "--train", "512", "--test",
                              "32", "--methods", "dense", "--no-progress", "--out",
                              str(tmp_path / "r"))
     assert status == 0, err

@@ -44,7 +44,7 @@ def context(target="clauses", neurons=4, n_vars=12, n_clauses=6, encoding="pm1",
     task = TaskSpec(n_vars=n_vars, n_clauses=n_clauses, encoding=encoding, target=target,
                     n_train=rows[0], n_test=rows[1], seed=3)
     return TrainingContext(task, neurons=neurons, warmup_steps=steps[0], expanded_steps=steps[1],
-                           learning_rate=1e-2, batch_size=32, seed=seed)
+                           learning_rate=1e-2, batch_size=rows[0] // 4, seed=seed)
 
 
 def build(ctx: TrainingContext, dataset=None) -> FixedClassifierMLP:

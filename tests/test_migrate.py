@@ -124,11 +124,41 @@ def test_migrate_converts_a_store_keeps_the_old_files_and_runs_once(old_store, c
     converted = json.loads(manifest_file.read_text())
     assert converted["spec"]["methods"] == list(ARMS)
     assert set(rows["run_key"]) <= set(converted["run_keys"])
-    # A second migration finds nothing to do and changes nothing.
+    # A second migration finds the store current and changes nothing.
     before = snapshot(old_store)
     status, _, err = run_cli(capsys, "migrate", old_store)
-    assert status == 0 and "0 satbench 0.2 run files became 0 run files" in err
+    assert status == 0 and err == f"{old_store}: already current (layout 2); nothing to do\n"
     assert snapshot(old_store) == before
+
+
+@pytest.mark.parametrize("name, make, message", [
+    ("missing", lambda path: None, "{store}: no such directory"),
+    ("empty", lambda path: path.mkdir(), "{store}: holds no satbench 0.2 results store"),
+    ("other", lambda path: (path.mkdir(), (path / "notes.txt").write_text("x\n")),
+     "{store}: holds no satbench 0.2 results store"),
+    ("file", lambda path: path.write_text("x\n"), "{store}: not a directory"),
+])
+def test_migrate_refuses_a_directory_without_an_old_store_and_creates_nothing(
+        tmp_path, capsys, name, make, message):
+    store = tmp_path / name
+    make(store)
+    before = snapshot(tmp_path)
+    status, out, err = run_cli(capsys, "migrate", store)
+    assert status == 2 and out == ""
+    assert err.startswith(f"satbench: error: {message.format(store=store)}")
+    assert err.count("\n") == 1
+    assert snapshot(tmp_path) == before, "a refused migration wrote something"
+
+
+def test_migrate_says_a_store_of_today_is_already_current_and_touches_nothing(tmp_path, capsys):
+    store = tmp_path / "r"
+    assert main(["run", *TINY, "--methods", "dense", "--out", str(store)]) == 0
+    capsys.readouterr()
+    before = snapshot(tmp_path)
+    status, out, err = run_cli(capsys, "migrate", store)
+    assert status == 0 and out == ""
+    assert err == f"{store}: already current (layout 2); nothing to do\n"
+    assert snapshot(tmp_path) == before
 
 
 def test_commands_work_on_a_migrated_store(old_store, capsys):

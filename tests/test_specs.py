@@ -120,6 +120,34 @@ def test_invalid_contexts_name_the_field(changes, message):
     assert "\n" not in str(error.value)
 
 
+@pytest.mark.parametrize("spec, changes, field", [
+    (CONTEXT, {"learning_rate": float("inf")}, "learning_rate"),
+    (CONTEXT, {"learning_rate": float("nan")}, "learning_rate"),
+    (CONTEXT, {"weight_decay": float("inf")}, "weight_decay"),
+    (CONTEXT, {"weight_decay": float("-inf")}, "weight_decay"),
+    (BASE, {"positive_fraction": float("nan")}, "positive_fraction"),
+])
+def test_a_float_field_that_is_not_finite_is_refused(spec, changes, field):
+    with pytest.raises(SatbenchError, match=f"^{field}: expected a finite number, got "):
+        spec.replace(**changes)
+
+
+@pytest.mark.parametrize("method, params", [
+    ("dropconnect", {"drop": float("nan")}),
+    ("tree_cc", {"node_decay": float("inf")}),
+    ("bimt", {"bimt_learning_rate": float("inf")}),
+])
+def test_a_method_param_that_is_not_finite_is_refused(method, params):
+    (name,) = params
+    with pytest.raises(SatbenchError, match=f"^{name}: expected a finite number, got "):
+        RunSpec(CONTEXT, method, params)
+
+
+def test_a_huge_but_finite_learning_rate_is_a_valid_spec():
+    """No upper bound has a principle behind it: such a run trains (and may diverge)."""
+    assert CONTEXT.replace(learning_rate=1e30).learning_rate == 1e30
+
+
 def test_a_context_round_trips_and_counts_its_steps():
     assert TrainingContext.from_dict(CONTEXT.to_dict()) == CONTEXT
     assert TrainingContext.from_dict(non_default(CONTEXT)) == CONTEXT
@@ -127,7 +155,16 @@ def test_a_context_round_trips_and_counts_its_steps():
     assert CONTEXT.full_batch and CONTEXT.rows_per_step == TASK.n_train
     mini = CONTEXT.replace(batch_size=16)
     assert not mini.full_batch and mini.rows_per_step == 16
-    assert CONTEXT.replace(batch_size=TASK.n_train).full_batch
+
+
+@pytest.mark.parametrize("batch_size", [64, 65, 99999999])
+def test_a_batch_of_the_whole_training_set_is_refused_for_batch_0(batch_size):
+    """It trains exactly as full batch (batch 0) does, but would be stored under another key."""
+    message = (f"batch_size: {batch_size} is not smaller than the training set (n_train=64); "
+               f"use batch_size 0 (--batch 0) for full batch")
+    with pytest.raises(SatbenchError) as error:
+        CONTEXT.replace(batch_size=batch_size)
+    assert str(error.value) == message
 
 
 @pytest.mark.parametrize("method, params, message", [

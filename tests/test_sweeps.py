@@ -3,6 +3,7 @@ writers, and adding methods to a finished sweep."""
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -164,6 +165,63 @@ def test_two_sweeps_into_one_directory_do_not_clash(tmp_path):
     assert len(list((tmp_path / "sweeps").glob("*.json"))) == 2
 
 
+def _counts(err: str) -> tuple[int, int, int]:
+    """(trained, already stored, trained by another sweep) from a sweep's closing line."""
+    match = re.search(r"(\d+) runs trained, (\d+) already stored(?:, (\d+) trained by another "
+                      r"sweep)?, in ", err)
+    assert match, err
+    return int(match[1]), int(match[2]), int(match[3] or 0)
+
+
+def test_two_sweeps_started_together_share_the_work(tmp_path):
+    """Two processes, the same sweep, one store: every run is trained once, by one of them; each
+    counts the other's runs as trained by another sweep."""
+    out = tmp_path / "results"
+    command = [sys.executable, "-m", "satbench.cli", "sweep", "--neurons", "2,3", "--clauses",
+               "4", "--seeds", "2", "--vars", "10", "--train", "256", "--test", "64", "--steps",
+               "150,150", "--split", "random", "--methods", "dense,fpe", "--executor", "serial",
+               "--trainer", "single", "--no-progress", "--no-report", "--out", str(out)]
+    root = Path(__file__).resolve().parents[1]
+    processes = [subprocess.Popen(command, stderr=subprocess.PIPE, text=True, cwd=root)
+                 for _ in range(2)]
+    errs = [process.communicate(timeout=300)[1] for process in processes]
+    assert [process.returncode for process in processes] == [0, 0], errs
+    counts = [_counts(err) for err in errs]
+    assert all(sum(each) == 8 for each in counts), errs
+    assert sum(trained for trained, _, _ in counts) == 8, errs  # none trained twice
+    assert read_results(out)["run_key"].n_unique() == 8 and len(read_results(out)) == 8
+    assert not (out / "claims").exists()
+
+
+def test_a_run_another_process_claimed_but_left_unstored_is_trained_here(tmp_path):
+    """A claim ends with its process, however it ends: the sweep waits for it, then trains the
+    run that process left unstored."""
+    key = TINY.runs()[0].key
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import sys, time; from satbench.claims import try_claim; "
+         f"claim = try_claim({str(tmp_path)!r}, {key!r}); print(claim is not None, flush=True); "
+         "time.sleep(2); sys.exit(1)"],  # ends without storing the run, or releasing its claim
+        stdout=subprocess.PIPE, text=True)
+    assert holder.stdout.readline() == "True\n"
+    counts = run_sweep(TINY, tmp_path, SerialExecutor(), progress=False)
+    assert holder.wait() == 1
+    assert (counts.trained, counts.elsewhere, counts.failed) == (8, 0, [])
+    assert read_results(tmp_path)["run_key"].n_unique() == 8
+    assert not (tmp_path / "claims").exists()
+
+
+def test_a_claim_is_exclusive_and_ends_with_its_release(tmp_path):
+    from satbench.claims import try_claim
+
+    first = try_claim(tmp_path, "k")
+    assert first is not None and try_claim(tmp_path, "k") is None
+    first.release()
+    again = try_claim(tmp_path, "k")
+    assert again is not None
+    again.release()
+    assert list((tmp_path / "claims").iterdir()) == []
+
+
 def _sweep_command(out: Path) -> list[str]:
     return [sys.executable, "-m", "satbench.cli", "sweep", "--neurons", "2,3,4", "--clauses",
             "4", "--seeds", "3", "--vars", "10", "--train", "128", "--test", "64", "--steps",
@@ -300,6 +358,26 @@ def test_a_run_that_fails_is_named_and_every_other_run_is_kept(tmp_path, monkeyp
     monkeypatch.setattr(engine, "train_runs", train)
     assert main(argv) == 0  # the retry trains only the failed runs
     assert "2 runs trained, 6 already stored" in capsys.readouterr().err
+
+
+def test_a_sweep_whose_every_run_fails_says_none_is_stored_and_leaves_nothing(
+        tmp_path, monkeypatch, capsys):
+    from satbench.sweeps import engine
+
+    def fails(runs, dataset, layer_format):
+        raise FloatingPointError("loss is NaN")
+
+    monkeypatch.setattr(engine, "train_runs", fails)
+    out = tmp_path / "r"
+    argv = ["sweep", "--neurons", "2", "--clauses", "4", "--vars", "10", "--train", "128",
+            "--test", "64", "--steps", "5,5", "--split", "random", "--methods", "dense,fpe",
+            "--seeds", "1", "--executor", "serial", "--trainer", "single", "--no-progress",
+            "--out", str(out)]
+    assert main(argv) == 1
+    err = capsys.readouterr().err
+    assert "2 of 2 runs failed (named above); none is stored" in err
+    assert "the others are stored" not in err
+    assert not out.exists(), "a sweep that stored nothing left a half-made store"
 
 
 @pytest.mark.slow

@@ -1,7 +1,6 @@
 """Balanced, disjoint train/test datasets of assignments drawn uniformly within each class."""
 
 import json
-import os
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -17,6 +16,7 @@ from satbench.fingerprint import sha256_of
 from satbench.generators.formula import Formula
 from satbench.generators.random_formula import random_formula
 from satbench.generators.sampling import sample_class
+from satbench.memory import check_memory
 from satbench.rng import numpy_rng
 from satbench.specs import TaskSpec
 
@@ -26,24 +26,11 @@ METADATA_PREFIX = "satbench."
 BYTES_PER_CELL = 8
 
 
-def physical_memory() -> int | None:
-    """This machine's memory in bytes, or None where the OS does not say."""
-    try:
-        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-    except (AttributeError, ValueError, OSError):
-        return None
-
-
 def check_dataset_memory(spec: TaskSpec) -> None:
     """Refuse, before any work, a dataset that would need more memory than the machine has."""
-    available = physical_memory()
     rows = spec.n_train + spec.n_test
-    need = rows * (spec.n_vars + spec.n_clauses) * BYTES_PER_CELL
-    if available is not None and need > available:
-        raise SatbenchError(
-            f"n_vars: {rows} rows x {spec.n_vars} variables would need about "
-            f"{need / 2**30:.0f} GiB of memory, more than this machine's "
-            f"{available / 2**30:.0f} GiB; ask for fewer rows or variables")
+    check_memory(rows * (spec.n_vars + spec.n_clauses) * BYTES_PER_CELL, "n_vars",
+                 f"{rows} rows x {spec.n_vars} variables", "ask for fewer rows or variables")
 
 
 def task_for_formula(formula: Formula, **dataset_fields) -> TaskSpec:

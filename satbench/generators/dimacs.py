@@ -37,11 +37,9 @@ from collections.abc import Iterator, Mapping
 from satbench.atomic import atomic_path
 from satbench.errors import SatbenchError
 from satbench.generators.formula import Formula
-from satbench.specs import FORMS
+from satbench.specs import FORMS, MAX_VARS
 
 FINGERPRINT_KEY = "satbench-formula-fingerprint"
-# Literals are stored as int32 (Formula.literal_array), so no variable may go beyond this.
-MAX_VARS = 2**31 - 1
 # Plain ASCII integers only: int() alone would also take "+5", "1_000" and non-ASCII digits.
 _INTEGER = re.compile(r"-?[0-9]+")
 _COMMENT_PAIR = re.compile(r"c\s+([^\s:]+):(.*)", re.DOTALL)

@@ -6,6 +6,7 @@ import numpy as np
 
 from satbench.errors import SatbenchError
 from satbench.generators.formula import Formula
+from satbench.memory import check_formula_memory
 from satbench.rng import numpy_rng
 from satbench.specs import FORMS, check_counts, max_distinct_clauses
 
@@ -37,6 +38,7 @@ def random_formula(
         raise SatbenchError("planted: applies to cnf only (a dnf with distinct variables per term "
                             "is always satisfiable)")
     check_counts(n_vars, n_clauses, width, planted, support)
+    check_formula_memory(n_vars, n_clauses, width, planted, support)
     keep = planted_assignment(n_vars, seed) if planted else None
     if support == "disjoint":
         return Formula(n_vars, _disjoint(n_vars, n_clauses, width, keep, seed), form)

@@ -1,9 +1,9 @@
 """Against the paper: each of the FPE paper's findings beside what this store measured.
 
-The paper's findings are second-hand (DESIGN.md: summaries and reviews; its tables were not
-available). For each finding the table gives, per regime (each setting of the store, e.g. the
-`paper` preset's read-once tasks and the `tuned-shared` preset's), the verdict computed by the
-report's conclusions with the report's honest-verdict rule (yes or no only when both 95%
+The paper's findings are second-hand (docs/paper-protocol.md: summaries and reviews; its tables
+were not available). For each finding the table gives, per regime (each setting of the store,
+e.g. the `paper` preset's read-once tasks and the `tuned-shared` preset's), the verdict computed
+by the report's conclusions with the report's honest-verdict rule (yes or no only when both 95%
 intervals agree) and its headline number. A finding the store holds no runs for says so.
 """
 
@@ -105,11 +105,11 @@ def against_paper_section(results: Results) -> list[str]:
     legend = [f"- {name}: {regime or 'the whole store'}"
               for name, regime in zip(names, regimes, strict=True)]
     return ["## Against the paper", "",
-            "Each finding of the FPE paper (second-hand, see DESIGN.md) beside the verdict this "
-            "store gives it, with the same rule as the conclusions above (yes or no only when "
-            "the bootstrap and t intervals agree), at α=2 unless the finding names α. The "
-            "budget rows need runs at several budgets, the timing row several T1 shares of one "
-            "total. Regimes:", "", *legend, "",
+            "Each finding of the FPE paper (second-hand, see docs/paper-protocol.md) beside the "
+            "verdict this store gives it, with the same rule as the conclusions above (yes or no "
+            "only when the bootstrap and t intervals agree), at α=2 unless the finding names α. "
+            "The budget rows need runs at several budgets, the timing row several T1 shares of "
+            "one total. Regimes:", "", *legend, "",
             markdown_table(["the paper's finding", *names], rows), "",
             "Headline accuracies are in %, mean ± 95% t half-width over seeds; effects in points "
             "of test accuracy.", ""]

@@ -4,9 +4,11 @@ In order: find the runs already stored (a damaged run file is moved to quarantin
 trained again); build the dataset of every task still to train, so that a cell that cannot run
 (an UNSAT CNF, a class smaller than asked for) is named before any training starts; then train,
 storing each run as it arrives. A run that fails is named and the others go on; Ctrl-C stops the
-workers and keeps every stored run.
+workers and keeps every stored run. Each run is claimed before it is trained, so that sweeps
+writing to one store at once train each run once between them (satbench.claims).
 """
 
+import contextlib
 import json
 import logging
 import sys
@@ -19,8 +21,10 @@ from pathlib import Path
 from tqdm import tqdm
 
 from satbench.atomic import atomic_path
+from satbench.claims import claims_at_once, remove_claims_dir, try_claim, wait_for_claim
 from satbench.errors import SatbenchError
 from satbench.generators.dataset import Dataset, build_dataset
+from satbench.memory import check_training_memory
 from satbench.runs import RunSpec
 from satbench.specs import TaskSpec
 from satbench.store import find_runs, write_run
@@ -39,9 +43,14 @@ DATASETS_PER_WORKER = 8  # a worker keeps the datasets of its last few tasks
 @dataclass
 class SweepCounts:
     runs: int
-    found: int
+    found: int  # stored before the sweep began
     trained: int
     failed: list[str] = field(default_factory=list)  # one line per run that failed
+    elsewhere: int = 0  # stored meanwhile by another sweep into the same directory
+
+    @property
+    def stored(self) -> int:
+        return self.found + self.trained + self.elsewhere
 
 
 class SweepInterrupted(Exception):
@@ -186,41 +195,144 @@ def build_datasets(tasks: list[TaskSpec], executor: Executor,
     return datasets
 
 
+class _Outcomes:
+    """Where a sweep's outcomes go: the store, the counts and the progress bar. The manifest is
+    written with the sweep's first stored run, not before: a sweep that stores nothing leaves no
+    manifest of a store that does not exist."""
+
+    def __init__(self, spec: SweepSpec, out, counts: SweepCounts, bar):
+        self.spec, self.out, self.counts, self.bar = spec, out, counts, bar
+        if counts.found:
+            write_manifest(spec, out)
+
+    def _stored(self) -> None:
+        if self.counts.stored == 1:
+            write_manifest(self.spec, self.out)
+        self.bar.update(1)
+
+    def trained(self, run: RunSpec, row: dict) -> None:
+        write_run(self.out, run.key, [row], run.to_dict())
+        self.counts.trained += 1
+        self._stored()
+
+    def stored_elsewhere(self) -> None:
+        self.counts.elsewhere += 1
+        self._stored()
+
+    def failed(self, run: RunSpec, problem: str) -> None:
+        self.counts.failed.append(f"{describe_run(run)}: {problem}")
+        log.warning(f"{describe_run(run)} failed: {problem}")
+        self.bar.update(1)
+
+
+class _Claims:
+    """The claims this process holds on the runs it trains (satbench.claims)."""
+
+    def __init__(self, outcomes: _Outcomes):
+        self.outcomes, self.held, self.later = outcomes, {}, []
+        self.limit = claims_at_once()
+
+    def take(self, runs: list[RunSpec]) -> list[RunSpec]:
+        """Those of `runs` this process now trains. The others wait for a later round: claimed
+        by another live sweep, or beyond the claims one process holds at a time. A claimed run
+        that its previous holder stored meanwhile counts as stored elsewhere."""
+        mine = []
+        for run in runs:
+            claim = try_claim(self.outcomes.out, run.key) if len(self.held) < self.limit else None
+            if claim is None:
+                self.later.append(run)
+            else:
+                self.held[run.key] = claim
+                mine.append(run)
+        stored, moved = find_runs(self.outcomes.out, [run.key for run in mine])
+        for message in moved:
+            log.warning(message)
+        for key in stored:
+            self.release(key)
+            self.outcomes.stored_elsewhere()
+        return [run for run in mine if run.key not in stored]
+
+    def jobs(self, jobs):
+        """`jobs` with only the runs this process claims, each job's taken as the executor asks
+        for it (the local and serial executors ask as workers free up)."""
+        for trainer, job_runs, *rest in jobs:
+            mine = self.take(job_runs)
+            if mine:
+                yield (trainer, mine, *rest)
+
+    def release(self, key: str) -> None:
+        self.held.pop(key).release()
+
+    def release_all(self) -> None:
+        for key in list(self.held):
+            self.release(key)
+
+
+def train_claimed(runs: list[RunSpec], outcomes: _Outcomes, executor: Executor,
+                  jobs_for) -> None:
+    """Train `runs`, each once among the sweeps writing to the store. A job's runs are claimed
+    as the executor takes it, so sweeps started together take jobs in turn; a round ends when
+    the executor has run every job it took, and the next round takes the runs left: once no run
+    could be taken, it waits until another sweep's claim ends, then takes over any run that
+    sweep left unstored (it failed, or died)."""
+    waiting = runs
+    while waiting:
+        claims, before = _Claims(outcomes), outcomes.counts.stored + len(outcomes.counts.failed)
+        try:
+            jobs = claims.jobs(jobs_for(waiting))
+            with closing(executor.map_unordered(train_job, jobs)) as results:
+                for job_runs, rows, problem in results:
+                    for index, run in enumerate(job_runs):
+                        if problem is None:
+                            outcomes.trained(run, rows[index])
+                        else:
+                            outcomes.failed(run, problem)
+                        claims.release(run.key)
+        finally:  # Ctrl-C or an error: the claims not yet released
+            claims.release_all()
+        waiting = claims.later
+        if waiting and outcomes.counts.stored + len(outcomes.counts.failed) == before:
+            wait_for_claim(outcomes.out, waiting[0].key)  # every run left is another sweep's
+
+
 def run_sweep(spec: SweepSpec, out, executor: Executor, progress: bool = True,
               trainer: str = "single", layer_format: str = "auto") -> SweepCounts:
     """Train every run of `spec` that `out` does not hold yet.
 
-    layer_format: the FPELinear format of structured first layers (fpe, sparse_scratch; 'auto':
-    the fastest for each run's split and sizes; see satbench.training.formats). Raises
-    SatbenchError before any work if a task cannot run, SweepInterrupted on Ctrl-C.
+    Sweeps writing to one store share the work: each run is claimed before it is trained
+    (satbench.claims), and a run another sweep has claimed is left to it and counted as stored
+    elsewhere once it is stored. layer_format: the FPELinear format of structured first layers
+    (fpe, sparse_scratch; 'auto': the fastest for each run's split and sizes; see
+    satbench.training.formats). Raises SatbenchError before any work if a task cannot run,
+    SweepInterrupted on Ctrl-C.
     """
     if trainer not in TRAINERS:  # before anything is written
         raise SatbenchError(f"trainer: expected one of {', '.join(TRAINERS)}, got {trainer!r}")
     runs = spec.runs()
     check_layer_format(runs, layer_format)  # before anything is written
+    if not getattr(executor, "remote", False):  # a cluster's nodes may have more memory
+        check_training_memory(runs)
     stored, moved = find_runs(out, [run.key for run in runs])
     for message in moved:
         log.warning(message)
     pending = [run for run in runs if run.key not in stored]
     tasks = list({run.context.task.fingerprint: run.context.task for run in pending}.values())
+    new_directory = not Path(out).exists()
     with executor_session(executor):  # Ray: one connection, workers keep their datasets
         datasets = build_datasets(tasks, executor, progress)
-        write_manifest(spec, out)
         counts = SweepCounts(runs=len(runs), found=len(stored), trained=0)
         bar = tqdm(total=len(runs), initial=len(stored), unit="run", desc=spec.name,
                    disable=not progress, file=sys.stderr, smoothing=0.05)
-        jobs = jobs_with_datasets(pending, trainer, layer_format, datasets)
         try:
-            with bar, closing(executor.map_unordered(train_job, jobs)) as results:
-                for job_runs, rows, problem in results:
-                    for index, run in enumerate(job_runs):
-                        if problem is None:
-                            write_run(out, run.key, [rows[index]], run.to_dict())
-                            counts.trained += 1
-                        else:
-                            counts.failed.append(f"{describe_run(run)}: {problem}")
-                            log.warning(f"{describe_run(run)} failed: {problem}")
-                        bar.update(1)
+            with bar:
+                train_claimed(pending, _Outcomes(spec, out, counts, bar), executor,
+                              lambda some: jobs_with_datasets(some, trainer, layer_format,
+                                                              datasets))
         except KeyboardInterrupt:
-            raise SweepInterrupted(counts.found + counts.trained, counts.runs) from None
+            raise SweepInterrupted(counts.stored, counts.runs) from None
+        finally:
+            remove_claims_dir(out)
+            if new_directory:  # made only for claims, and nothing was stored: nothing new
+                with contextlib.suppress(OSError):
+                    Path(out).rmdir()
     return counts

@@ -2,10 +2,16 @@
 (a Ray cluster: satbench.sweeps.ray_executor). A registry, so another engine can slot in.
 
 An executor maps a picklable function over jobs and yields each result as soon as it is done, in
-any order; the engine stores results as they arrive, so an interrupted sweep keeps them. Closing
-the iterator early (Ctrl-C, an error in the caller) must stop the work in flight within seconds.
+any order; the engine stores results as they arrive, so an interrupted sweep keeps them. It should
+take jobs from their iterator only as it has room for them: the engine claims a job's runs when
+the job is taken, so that sweeps sharing a store split the work (one that takes every job at once
+still trains each run once, and just leaves less to the others). Closing the iterator early
+(Ctrl-C, an error in the caller) must stop the work in flight within seconds. An executor whose
+jobs run on other machines says so with `remote = True`: this machine's memory then bounds
+nothing (satbench.memory).
 """
 
+import itertools
 import os
 import signal
 from collections.abc import Callable, Iterable, Iterator
@@ -74,12 +80,16 @@ class LocalExecutor:
         self.workers = workers or os.cpu_count() or 1
 
     def map_unordered(self, function, jobs):
-        jobs = list(jobs)
-        pool = ProcessPoolExecutor(min(self.workers, max(len(jobs), 1)),
-                                   initializer=_start_worker)
+        # Jobs are taken as workers free up (two per worker queued), not all at once: the sweep
+        # engine claims a job's runs when it is taken, so that sweeps sharing a store split them.
+        jobs = iter(jobs)
+        first = list(itertools.islice(jobs, 2 * self.workers))
+        if not first:
+            return
+        pool = ProcessPoolExecutor(min(self.workers, len(first)), initializer=_start_worker)
         finished = False
         try:
-            pending = {pool.submit(function, job) for job in jobs}
+            pending = {pool.submit(function, job) for job in first}
             while pending:
                 # A timeout, so the main thread wakes to run Python's signal handlers: Ctrl-C is
                 # often delivered to one of the pool's threads, which cannot raise it.
@@ -87,6 +97,8 @@ class LocalExecutor:
                                      return_when=FIRST_COMPLETED)
                 for future in done:
                     yield future.result()
+                    pending.update(pool.submit(function, job)
+                                   for job in itertools.islice(jobs, 1))
             finished = True
         finally:
             if not finished:

@@ -7,13 +7,13 @@ satbench's earlier grid on shared-variable formulas with the dense baseline's tu
 `quick` is the default main job. Every report shows each cell's floor
 (majority class) and ceiling (wide_dense), so a cell at ceiling is visible as such.
 
-The paper's protocol, as known second-hand (DESIGN.md): a Boolean DNF with clauses as features;
-one hidden ReLU layer; sigmoid outputs and BCE with no regulariser; a warm-up, then FPE, then as
-much training again (1,000 + 1,000 epochs), the dense baseline trained for the whole length; W2
-copied to every child, unscaled (output_scale "copy"); global magnitude pruning over W1' and W2'
-back to the dense count; fixed masks; alpha 2 and 4; neurons 2..16 at 8 clauses and clauses
-4..32 at 8 neurons. What it does not say, and what `paper` chooses (chosen before any result was
-seen, and never tuned on FPE's outcome):
+The paper's protocol, as known second-hand (docs/paper-protocol.md): a Boolean DNF with clauses
+as features; one hidden ReLU layer; sigmoid outputs and BCE with no regulariser; a warm-up, then
+FPE, then as much training again (1,000 + 1,000 epochs), the dense baseline trained for the whole
+length; W2 copied to every child, unscaled (output_scale "copy"); global magnitude pruning over
+W1' and W2' back to the dense count; fixed masks; alpha 2 and 4; neurons 2..16 at 8 clauses and
+clauses 4..32 at 8 neurons. What it does not say, and what `paper` chooses (chosen before any
+result was seen, and never tuned on FPE's outcome):
 - support disjoint (read-once clauses): the paper's collision law, alpha^-(2k-1), and its remark
   that a clause-aware split removes collisions hold only when clauses share no variable;
 - k = 3, the width satbench and the pilots use;

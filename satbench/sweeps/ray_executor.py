@@ -44,6 +44,7 @@ def _run(function: Callable, job):
 class RayExecutor:
     name = "ray"
     ships_datasets = False  # workers build datasets from their specs
+    remote = True  # runs train on the cluster's nodes, not in this machine's memory
 
     def __init__(self, address: str | None = None):
         self.ray = import_ray()

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from satbench.errors import SatbenchError
 from satbench.fingerprint import sha256_of
+from satbench.memory import check_memory
 from satbench.methods import DEFAULT_METHODS, get_method
 from satbench.runs import RunSpec
 from satbench.specs import (
@@ -25,6 +26,7 @@ from satbench.specs import (
 
 # Fields the grid itself sets: a cell's (neurons, n_clauses), and the seed (task and training).
 GRID_FIELDS = ("neurons", "n_clauses", "seed")
+BYTES_PER_RUN = 200  # a run in the expanded list: 200 to 340 bytes measured (the full preset)
 
 
 def spec_classes(methods) -> list:
@@ -97,6 +99,9 @@ class SweepSpec:
                                        for v in values):
                 raise SatbenchError(f"{name}: each value must give {len(fields)} numbers, one "
                                     f"per field, e.g. {tuple(range(1, len(fields) + 1))}")
+        least = len(self.cells) * self.seeds * len(self.methods)  # runs, whatever the axes
+        check_memory(least * BYTES_PER_RUN, "seeds", f"a sweep of at least {least} runs",
+                     "ask for fewer seeds or cells")
         self.runs()  # every run validates itself: bad counts or names fail before any work
 
     @classmethod
