@@ -129,6 +129,7 @@ def test_sweep_with_plugin_axes(site, tmp_path):
     assert len({row["run_key"] for row in rows}) == 4
 
 
+@pytest.mark.slow  # three sweeps
 def test_bumping_the_version_retrains_only_that_method(site, stored, tmp_path):
     shutil.copytree(stored, tmp_path / "store")
 

@@ -229,6 +229,7 @@ def _sweep_command(out: Path) -> list[str]:
             "--no-progress", "--no-report", "--out", str(out)]
 
 
+@pytest.mark.slow  # kills a real sweep
 def test_a_killed_sweep_keeps_its_stored_runs_and_resumes(tmp_path):
     out = tmp_path / "results"
     process = subprocess.Popen(_sweep_command(out), stderr=subprocess.DEVNULL,

@@ -50,6 +50,7 @@ def test_a_changed_stored_value_is_named(store, capsys):
     assert "satbench: drift: 1 difference" in captured.err
 
 
+@pytest.mark.slow  # renders and retrains
 def test_a_report_must_render_as_committed(store, tmp_path, capsys):
     report = tmp_path / "report"
     assert main(["report", str(store), "--out", str(report)]) == 0
@@ -92,6 +93,7 @@ def test_rows_of_another_platform_verify_within_the_stated_tolerance(store, caps
     assert "every verdict and every figure of the stores' reports is unchanged" in err
 
 
+@pytest.mark.slow  # renders two reports
 def test_rounding_that_moves_a_store_s_report_is_drift(store, capsys):
     _as_if_from_another_platform(store, {"test_accuracy": 0.25})
     assert main(["verify", str(store), "--executor", "serial", "--no-progress"]) == 1
@@ -106,6 +108,7 @@ def test_on_another_platform_a_count_must_still_match(store, capsys):
     assert "nnz_weights" in captured.out and "satbench: drift: 1 difference" in captured.err
 
 
+@pytest.mark.slow  # renders two reports
 def test_rounding_that_leaves_the_report_unchanged_verifies_with_the_report(store, tmp_path,
                                                                              capsys):
     _as_if_from_another_platform(store, {"train_loss_late": 1e-7})  # printed nowhere
@@ -116,6 +119,7 @@ def test_rounding_that_leaves_the_report_unchanged_verifies_with_the_report(stor
             in capsys.readouterr().err)
 
 
+@pytest.mark.slow  # renders two reports
 def test_rounding_that_moves_a_printed_figure_is_drift(store, tmp_path, capsys):
     """A small difference, but the report made from the stored rows prints another number than
     the retrained rows give: a committed figure the code no longer computes here."""
