@@ -74,9 +74,9 @@ def apply() -> None:
 def environment() -> dict[str, str]:
     """The variables a worker process needs to compute in this process's mode (for workers that
     do not inherit this environment, such as a Ray cluster's)."""
-    names = (MODE_VARIABLE, *PORTABLE_PINS) if mode() == "portable" else (MODE_VARIABLE,)
-    return {name: os.environ[name] for name in names if name in os.environ} | \
-        {MODE_VARIABLE: mode()}
+    current = mode()
+    pins = {name: os.environ[name] for name in PORTABLE_PINS} if current == "portable" else {}
+    return {MODE_VARIABLE: current, **pins}
 
 
 def pins_in_effect() -> bool:

@@ -197,11 +197,6 @@ def row_check(stored: dict, fresh: dict, bitwise: bool = True) -> Check:
     return check
 
 
-def row_differences(stored: dict, fresh: dict) -> list[str]:
-    """What differs between a run's stored row and its row computed now, bit for bit."""
-    return row_check(stored, fresh).drift
-
-
 def _requested_format(row: dict) -> str:
     """The layer format a run was trained with: a forced one shows in a structured run's row."""
     return "auto" if row.get("layer_format", "masked") == "masked" else row["layer_format"]
