@@ -72,6 +72,8 @@ class Registry:
         self.get(name)
         return self._origins[name]
 
-    def plugin_version(self, name: str) -> str | None:
-        """The version of a plugin's object; None for satbench's own."""
-        return None if self.origin(name) == BUILT_IN else self.get(name).version
+    def keyed_version(self, name: str) -> str | None:
+        """The version that enters the key of a run using `name`: a plugin's always, satbench's
+        own once bumped past "1" (so the keys of built-ins that never changed stay as stored)."""
+        version = self.get(name).version
+        return None if self.origin(name) == BUILT_IN and version == "1" else version

@@ -1,10 +1,11 @@
 """RunSpec: one method, with its params, trained in one TrainingContext. The unit of the store.
 
 A run's key hashes the context's and the params' non-default fields, the method's name, and the
-version of every plugin object the run uses (its method, its splitter). So:
+version of every plugin object the run uses (its method, its splitter; a built-in's once bumped
+past "1"). So:
 - adding a field with a default keeps every stored key;
 - adding a method to a finished sweep trains that method alone;
-- editing a plugin and bumping its version retrains the runs that use it.
+- editing a plugin or a built-in and bumping its version retrains the runs that use it.
 Every method of one context shares its `run_key` (TrainingContext.key), which reports pair on.
 """
 
@@ -43,14 +44,15 @@ class RunSpec:
         return get_method(self.method)
 
     def plugin_versions(self) -> dict[str, str]:
-        """The version of each plugin object this run uses, by "kind:name"."""
+        """The keyed version (Registry.keyed_version) of each plugin object this run uses, by
+        "kind:name"."""
         used = {METHODS: self.method}
         for field in dataclasses.fields(self.params):
             if field.metadata.get("registry") is not None:
                 used[field.metadata["registry"]] = getattr(self.params, field.name)
         versions = {}
         for registry, name in used.items():
-            version = registry.plugin_version(name)
+            version = registry.keyed_version(name)
             if version is not None:
                 versions[f"{registry.kind}:{name}"] = version
         return versions

@@ -223,7 +223,7 @@ def test_random_sparse_trains_the_same_batched_and_single():
         assert math.isnan(single[runs[2].key].clause_integrity)
         # a plugin's version is part of its run key
         assert runs[2].plugin_versions() == {"method:random_sparse": "1"}
-        assert runs[-1].plugin_versions() == {"splitter:strided": "1"}
+        assert runs[-1].plugin_versions() == {"method:fpe": "2", "splitter:strided": "1"}
     finally:
         if not loaded:
             METHODS.unregister("random_sparse")

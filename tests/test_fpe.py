@@ -15,7 +15,7 @@ from satbench.models import MLP, OUTPUT_SCALES, SplitContext, expand, splitter_n
 from satbench.rng import numpy_rng, torch_generator
 from satbench.testing import check_fpe_invariants, check_split, fpe_cases
 
-SPLITTERS = ("clause", "contiguous", "random", "random-shared")
+SPLITTERS = ("clause", "clause-weighted", "contiguous", "random", "random-shared")
 
 
 def _dense(n_inputs=8, width=3, n_outputs=2, seed=0, bias=True):

@@ -202,7 +202,7 @@ def test_a_run_round_trips_and_its_params_may_be_a_dict_or_a_dataclass():
     assert run == RunSpec(CONTEXT, "fpe", ExpansionParams(alpha=3, split="random"))
     assert RunSpec.from_dict(run.to_dict()) == run
     assert RunSpec.from_dict(run.to_dict()).key == run.key
-    assert run.describe() == "fpe(alpha=3, split=random, output_scale=divide)"
+    assert run.describe() == "fpe(alpha=3, split=random, output_scale=copy)"
     assert RunSpec(CONTEXT, "dense").describe() == "dense"
     assert run.trainer is get_method("fpe")
 
@@ -364,7 +364,7 @@ def test_a_new_field_with_a_default_keeps_every_key():
 
 def test_a_param_set_explicitly_to_its_default_keeps_the_key():
     run = RunSpec(CONTEXT, "fpe")
-    assert RunSpec(CONTEXT, "fpe", {"alpha": 2, "split": "clause", "output_scale": "divide"}
+    assert RunSpec(CONTEXT, "fpe", {"alpha": 2, "split": "clause", "output_scale": "copy"}
                    ).key == run.key
     assert RunSpec(CONTEXT, "fpe", ExpansionParams()).key == run.key
     assert RunSpec(CONTEXT.replace(neurons=8).replace(neurons=2), "fpe").key == run.key
@@ -389,12 +389,12 @@ class RoundRobinSplitterV2(RoundRobinSplitter):
     version = "2"
 
 
-def test_a_plugin_splitters_version_enters_the_key_and_a_built_in_ones_does_not(monkeypatch):
+def test_a_plugin_splitters_version_enters_the_key_and_a_built_in_ones_once_bumped(monkeypatch):
     register_splitter(RoundRobinSplitter())
     try:
         run = RunSpec(CONTEXT, "fpe", {"split": "test-round-robin"})
-        assert run.plugin_versions() == {"splitter:test-round-robin": "1"}
-        assert run.to_dict()["versions"] == {"splitter:test-round-robin": "1"}
+        assert run.plugin_versions() == {"method:fpe": "2", "splitter:test-round-robin": "1"}
+        assert run.to_dict()["versions"] == {"method:fpe": "2", "splitter:test-round-robin": "1"}
         first = run.key
         register_splitter(RoundRobinSplitterV2(), replace=True)
         assert RunSpec(CONTEXT, "fpe", {"split": "test-round-robin"}).key != first
@@ -407,13 +407,21 @@ def test_a_plugin_splitters_version_enters_the_key_and_a_built_in_ones_does_not(
     with pytest.raises(SatbenchError, match="split: .*'test-round-robin'"):  # gone with its plugin
         RunSpec(CONTEXT, "fpe", {"split": "test-round-robin"}).key  # noqa: B018
 
+    # A built-in at version 1 keeps the keys stored before versions were keyed (dense, the
+    # random splitter); a bump past 1 (fpe 2: output_scale defaults to copy; clause split 2 no
+    # longer packs every clause into one child) enters the key, so its runs retrain.
+    assert RunSpec(CONTEXT, "dense").key == sha256_of(
+        {"kind": "RunSpec", "context": non_default(CONTEXT), "method": "dense", "params": {}})
     built_in = RunSpec(CONTEXT, "fpe", {"split": "random"})
-    assert built_in.plugin_versions() == {}
+    assert built_in.plugin_versions() == {"method:fpe": "2"}
     key = built_in.key
     assert key == sha256_of({"kind": "RunSpec", "context": non_default(CONTEXT),
-                             "method": "fpe", "params": {"split": "random"}})
-    monkeypatch.setattr(get_splitter("random"), "version", "99")
-    assert RunSpec(CONTEXT, "fpe", {"split": "random"}).key == key
+                             "method": "fpe", "params": {"split": "random"},
+                             "versions": {"method:fpe": "2"}})
+    monkeypatch.setattr(get_splitter("random"), "version", "2")
+    assert RunSpec(CONTEXT, "fpe", {"split": "random"}).key != key
+    assert RunSpec(CONTEXT, "fpe", {"split": "clause"}).plugin_versions() == {
+        "method:fpe": "2", "splitter:clause": "2"}
 
 
 def test_a_plugin_methods_version_enters_the_key():

@@ -3,6 +3,7 @@ structure, clause integrity, the registry, and determinism."""
 
 import itertools
 import math
+from fractions import Fraction
 
 import numpy as np
 import pytest
@@ -28,23 +29,33 @@ from satbench.models import (
     unregister_splitter,
 )
 from satbench.rng import numpy_rng
-from satbench.testing import check_split, check_splitter, seeds, split_contexts, task_specs
+from satbench.testing import (
+    check_clause_spread,
+    check_split,
+    check_splitter,
+    clause_split_cases,
+    reachable_spread,
+    seeds,
+    split_contexts,
+    task_specs,
+)
 
-BUILT_INS = ("clause", "contiguous", "random", "random-shared")
+BUILT_INS = ("clause", "clause-weighted", "contiguous", "random", "random-shared")
+CLAUSE_AWARE = ("clause", "clause-weighted")
 
 
 def _max_imbalance(name: str, context: SplitContext, alpha: int) -> int:
     # clause: balanced in variables, so one variable's inputs of slack, unless alpha > n_vars
     # forces single-input units.
     n_vars = len(np.unique(context.input_variable))
-    if name == "clause" and alpha <= n_vars:
+    if name in CLAUSE_AWARE and alpha <= n_vars:
         return int(np.bincount(context.input_variable).max())
     return 1
 
 
 def test_the_built_ins_are_registered():
     assert set(BUILT_INS) <= set(splitter_names())
-    assert [get_splitter(n).shared for n in BUILT_INS] == [True, True, False, True]
+    assert [get_splitter(n).shared for n in BUILT_INS] == [True, False, True, False, True]
 
 
 @pytest.mark.parametrize("name", BUILT_INS)
@@ -122,22 +133,32 @@ def test_clause_split_keeps_both_literal_inputs_of_a_variable_together(context, 
 
 
 @pytest.mark.parametrize(("n_vars", "n_clauses", "seed"),
-                         [(12, 8, 0), (12, 8, 1), (14, 16, 3), (14, 16, 6), (16, 12, 6)])
+                         [(12, 8, 0), (12, 8, 1), (14, 16, 3), (14, 16, 6), (16, 12, 6),
+                          (16, 4, 2), (16, 5, 4)])
 def test_clause_split_finds_the_best_balanced_bisection_on_small_formulas(n_vars, n_clauses,
                                                                           seed):
-    # A regression check on fixed formulas (the algorithm is a heuristic, not exact in general).
+    # A regression check on fixed shared-variable formulas against every balanced bisection,
+    # scored independently of the splitter's code (the algorithm is a heuristic, not exact in
+    # general): whole clauses minus alpha/m per colliding pair, the module docstring's score.
     formula = random_formula(n_vars, n_clauses, 3, "dnf", seed=seed)
     context = SplitContext.for_formula(formula)
-    got = clause_integrity(clause_partition(context, 2, numpy_rng(seed, "t")), context)
     variables = np.array([[abs(lit) - 1 for lit in clause] for clause in formula.clauses])
-    best = 0
+
+    def score(labels):
+        groups = labels[variables]
+        whole = (groups == groups[:, :1]).all(axis=1)
+        held = np.bincount(groups[whole, 0], minlength=2)
+        pairs = sum(int(q) * (int(q) - 1) // 2 for q in held)
+        return Fraction(int(whole.sum())) - Fraction(2, n_clauses) * pairs
+
+    got = score(clause_partition(context, 2, numpy_rng(seed, "t")).astype(int))
+    best = Fraction(-n_clauses**2)
     # Variable 0 goes to group 1 without loss of generality.
     for half in itertools.combinations(range(1, n_vars), n_vars // 2 - 1):
         labels = np.zeros(n_vars, dtype=int)
         labels[[0, *half]] = 1
-        groups = labels[variables]
-        best = max(best, int((groups == groups[:, :1]).all(axis=1).sum()))
-    assert got == best / n_clauses
+        best = max(best, score(labels))
+    assert got == best
 
 
 def test_clause_split_needs_clauses():
@@ -249,23 +270,62 @@ def test_a_task_spec_and_its_formula_give_a_context_of_the_right_width(spec):
     assert len(context.clause_inputs()) == spec.n_clauses
 
 
-@given(st.integers(1, 3), st.integers(1, 10), st.integers(0, 8), st.integers(2, 4),
-       st.integers(0, 10**6))
+@pytest.mark.parametrize("name", CLAUSE_AWARE)
+@given(case=clause_split_cases(), seed=seeds)
 @settings(max_examples=60, deadline=None)
-def test_the_clause_split_keeps_every_clause_of_a_read_once_formula_whole(
-        width, n_clauses, spare, alpha, seed):
-    """Whenever the balanced groups have room for every clause whole, the split finds it."""
-    n_vars = n_clauses * width + spare
-    if alpha > n_vars:
-        return
-    sizes = [n_vars // alpha + (c < n_vars % alpha) for c in range(alpha)]
-    if sum(size // width for size in sizes) < n_clauses:
-        return  # no balanced partition keeps them all whole
-    formula = random_formula(n_vars, n_clauses, width, "dnf", seed, support="disjoint")
+def test_clause_aware_splits_keep_clauses_whole_and_spread_them(name, case, seed):
+    """satbench.testing's spread invariant: on read-once formulas the most whole clauses and the
+    fewest collisions any balanced partition reaches, on shared ones the stated bound."""
+    context, alpha = case
+    check_clause_spread(get_splitter(name), alpha, context, numpy_rng(seed, "split"))
+
+
+class _AllClausesInOneChild:
+    """Version 1 of the clause split on read-once formulas: every clause whole, all in child 1."""
+
+    name, version, shared = "one-child", "1", True
+
+    def split(self, weight, alpha, context, rng):
+        row = np.zeros(context.n_inputs, dtype=np.int8)
+        in_clauses = np.unique(np.concatenate(context.clause_inputs()))
+        free = np.setdiff1d(np.arange(context.n_inputs), in_clauses)
+        row[in_clauses] = 1
+        row[free[: context.n_inputs // 2 - len(in_clauses)]] = 1
+        return np.tile(row, (len(weight), 1))
+
+
+def test_the_spread_invariant_fails_a_split_that_puts_every_clause_in_one_child():
+    formula = random_formula(96, 8, 3, "dnf", 0, support="disjoint")
     context = SplitContext.for_formula(formula)
-    child = get_splitter("clause").split(np.zeros((2, n_vars)), alpha, context,
-                                         numpy_rng(seed, "split"))
-    assert clause_integrity(child, context) == 1.0
+    child = _AllClausesInOneChild().split(np.zeros((1, 96)), 2, context, None)
+    assert clause_integrity(child, context) == 1.0  # integrity alone cannot see it
+    with pytest.raises(AssertionError, match=r"\[0, 8\] whole clauses, 28 colliding pairs; 12"):
+        check_clause_spread(_AllClausesInOneChild(), 2, context, numpy_rng(0, "t"))
+
+
+def test_reachable_spread_is_water_filling_under_the_room():
+    assert reachable_spread(96, 8, 3, 2) == (8, 12)  # 4 and 4: 6 + 6 pairs
+    assert reachable_spread(96, 8, 3, 4) == (8, 4)  # 2 each
+    assert reachable_spread(9, 3, 3, 2) == (2, 0)  # groups of 5 and 4: one whole clause each
+    assert reachable_spread(10, 3, 3, 2) == (2, 0)
+    assert reachable_spread(12, 3, 3, 2) == (3, 1)
+
+
+@pytest.mark.parametrize("h", [2, 8])
+def test_the_weighted_split_separates_the_clauses_a_parent_mixes(h):
+    """Each parent's two heaviest clauses land in different children, at the fewest collisions."""
+    formula = random_formula(96, 8, 3, "dnf", 0, support="disjoint")
+    context = SplitContext.for_formula(formula)
+    weight = numpy_rng(1, "t").standard_normal((h, 96)) * 0.01
+    groups = context.clause_inputs()
+    heavy = numpy_rng(2, "t").permuted(np.tile(np.arange(8), (h, 1)), axis=1)[:, :2]
+    for parent, (a, b) in enumerate(heavy):
+        weight[parent, groups[a]] = weight[parent, groups[b]] = 1.0
+    child = get_splitter("clause-weighted").split(weight, 2, context, numpy_rng(0, "t"))
+    for parent, (a, b) in enumerate(heavy):
+        assert child[parent, groups[a][0]] != child[parent, groups[b][0]]
+    assert clause_collisions(child, context)[0] == pytest.approx(12 / 28)
+    assert len({row.tobytes() for row in child}) > 1  # per parent, not shared
 
 
 def test_clause_collisions_count_pairs_whole_in_one_child():

@@ -351,7 +351,7 @@ def test_a_run_that_fails_is_named_and_every_other_run_is_kept(tmp_path, monkeyp
             "--no-report", "--out", str(tmp_path)]
     assert main(argv) == 1
     err = capsys.readouterr().err
-    for method in ("dense", "fpe(alpha=2, split=random, output_scale=divide)"):
+    for method in ("dense", "fpe(alpha=2, split=random, output_scale=copy)"):
         assert (f" ({method}; h=3, m=4, seed=1) failed: FloatingPointError: loss is NaN"
                 in err), method
     assert "2 of 8 runs failed" in err and "run the same command again" in err

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from satbench.errors import SatbenchError
 from satbench.methods.base import Built, Method, Setup, alpha_field, check_alpha
 from satbench.models import OUTPUT_SCALES, SplitContext, expand
+from satbench.models.fpe import DEFAULT_OUTPUT_SCALE
 from satbench.models.splitters import SPLITTERS, splitter_names
 from satbench.rng import numpy_rng
 from satbench.specs import spec_field
@@ -23,8 +24,8 @@ class ExpansionParams:
     split: str = spec_field("clause", help="splitter: how a neuron's inputs are dealt to its "
                                            "children", choices=splitter_names,
                             registry=SPLITTERS)
-    output_scale: str = spec_field("divide", help="each child's outgoing weights: the "
-                                                  "parent's, divided by alpha or copied",
+    output_scale: str = spec_field(DEFAULT_OUTPUT_SCALE, help="each child's outgoing weights: "
+                                   "the parent's, copied (the paper) or divided by alpha",
                                    choices=OUTPUT_SCALES)
 
 
@@ -62,7 +63,7 @@ class Expanding(Method):
 
 class FPE(Expanding):
     name = "fpe"
-    version = "1"
+    version = "2"  # 2: output_scale defaults to the paper's copy (1: divide)
     summary = "Fixed Parameter Expansion: the dense model at T1 split into alpha children each"
     starts_from = "dense"
     compare_with = ("dense", "dense_reset", "sparse_scratch", "wide_dense")

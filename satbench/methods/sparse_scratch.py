@@ -10,7 +10,7 @@ from satbench.methods.fpe import Expanding, expansion
 
 class SparseScratch(Expanding):  # needs_warm: its masks come from FPE's expansion at T1
     name = "sparse_scratch"
-    version = "1"
+    version = "2"  # 2: FPE's output_scale param defaults to copy (1: divide)
     summary = "FPE's masks on a fresh alpha*h network from scratch (sparsity without the split)"
 
     def build(self, params, setup: Setup) -> Built:

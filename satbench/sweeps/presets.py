@@ -97,7 +97,7 @@ PRESETS = {
     "tuned-shared": SweepSpec(
         name="tuned-shared", cells=PAPER_CELLS, seeds=5,
         methods=("dense", "fpe", "wide_dense", "sparse_scratch"),
-        axes={"alpha": (2, 4), "split": ("clause", "random")},
+        axes={"alpha": (2, 4), "split": ("clause", "random"), "output_scale": ("divide",)},
     ),
     # Every method at once on paper's pressure cells (more clauses than neurons), paper's task
     # and schedule, 5 seeds: the seed methods (bimt, fixed_classifier, tree_cc) against FPE and

@@ -111,3 +111,18 @@ def fpe_cases(draw, *, max_alpha: int = 4, clauses: bool | None = True,
     dense = draw(dense_mlps(context.n_inputs, premasked=premasked))
     alpha = draw(st.integers(1, min(max_alpha, context.n_inputs)))
     return FpeCase(dense, context, alpha, draw(st.sampled_from(output_scales)), draw(seeds))
+
+
+@st.composite
+def clause_split_cases(draw, *, max_clauses: int = 12, max_width: int = 4, max_alpha: int = 4,
+                       spare: int = 24):
+    """(context, alpha) for the clause-spread invariant: a read-once or shared-support formula
+    with n >= m k variables (up to `spare` more), under a drawn encoding, and 2 <= alpha <= n."""
+    width = draw(st.integers(1, max_width))
+    n_clauses = draw(st.integers(2, max_clauses))
+    n_vars = n_clauses * width + draw(st.integers(0, spare))
+    support = draw(st.sampled_from(("disjoint", "shared")))
+    formula = random_formula(n_vars, n_clauses, width, draw(st.sampled_from(FORMS)),
+                             draw(seeds), support=support)
+    context = SplitContext.for_formula(formula, draw(st.sampled_from(ENCODINGS)))
+    return context, draw(st.integers(2, min(max_alpha, n_vars)))
