@@ -307,6 +307,7 @@ def cmd_run(args) -> None:
 
     from satbench.generators.dataset import build_dataset
     from satbench.memory import check_training_memory
+    from satbench.paper import headline_comparison
     from satbench.reports.tables import runs_table
     from satbench.store import find_runs, read_run, write_run
     from satbench.training.formats import planned_format
@@ -341,6 +342,9 @@ def cmd_run(args) -> None:
             rows[result.run.key] = row
         print(f"stored {len(trained)} runs in {args.out}", file=sys.stderr)
     print(runs_table([rows[run.key] for run in runs]))
+    beside_paper = headline_comparison([rows[run.key] for run in runs])
+    if beside_paper:
+        print(beside_paper)
 
 
 def sweep_spec_from_args(args):

@@ -408,11 +408,15 @@ def test_a_plugin_module_that_fails_to_import_is_one_line_and_exit_2(tmp_path, s
 
 
 def test_run_with_a_preset_takes_its_task_training_and_params(tmp_path, capsys):
-    status, _, err = run_cli(capsys, "run", "--preset", "paper", "--train", "512", "--test", "32",
-                             "--steps", "2,2", "--methods", "dense,fpe", "--no-progress",
-                             "--out", str(tmp_path / "r"))
+    status, out, err = run_cli(capsys, "run", "--preset", "paper", "--train", "512", "--test",
+                               "32", "--steps", "2,2", "--methods", "dense,fpe", "--no-progress",
+                               "--out", str(tmp_path / "r"))
     assert status == 0, err
     rows = {row["method"]: row for row in read_results(tmp_path / "r").to_dicts()}
+    # the headline cell, beside the paper's numbers
+    beside = out.splitlines()[-1]
+    assert "dense 78.7%, random split 88.7%, clause split 99.4%" in beside
+    assert f"this run: dense {rows['dense']['test_accuracy']:.1%}, clause " in beside
     dense, fpe = rows["dense"], rows["fpe"]
     assert (dense["neurons"], dense["clauses"]) == (8, 8)  # the headline cell
     assert (dense["support"], dense["vars"], dense["form"]) == ("disjoint", 96, "dnf")
@@ -443,3 +447,16 @@ def test_run_with_a_preset_takes_its_joint_axis_when_it_has_one_value(tmp_path, 
     assert status == 0, err
     (row,) = read_results(tmp_path / "r").to_dicts()
     assert (row["warmup_steps"], row["expanded_steps"]) == (2, 3)
+
+
+def test_the_paper_s_numbers_are_set_only_beside_its_headline_cell():
+    from satbench.paper import headline_comparison
+
+    def rows(clauses):
+        cell = {"form": "dnf", "clauses": clauses, "neurons": 8}
+        return [cell | {"method": "dense", "test_accuracy": 0.8},
+                cell | {"method": "fpe", "alpha": 2, "split": "random", "test_accuracy": 0.85}]
+
+    assert headline_comparison(rows(8)).endswith("this run: dense 80.0%, random 85.0%")
+    assert headline_comparison(rows(16)) is None
+    assert headline_comparison(rows(8)[:1]) is None  # dense alone compares nothing

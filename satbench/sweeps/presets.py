@@ -47,9 +47,11 @@ PAPER_METHODS = ("dense", "fpe", "wide_dense", "sparse_scratch", "dense_reset", 
                  "dropconnect")
 PRESSURE_CELLS = tuple(cell for cell in PAPER_CELLS if cell[1] > cell[0])  # m / h > 1
 ALL_METHODS = PAPER_METHODS + ("bimt", "fixed_classifier", "tree_cc", "tree_dense")
-# The paper's two splits, and random-shared: what one partition for all parents (which runs at the
-# dense layer's cost in the grouped format) costs against a per-parent one is an open question.
-PAPER_SPLITS = ("clause", "random", "random-shared")
+# The paper's two splits; clause-weighted, the per-parent clause split that separates what each
+# parent's warm weights mix, beside the shared one; and random-shared: what one partition for all
+# parents (which runs at the dense layer's cost in the grouped format) costs against a per-parent
+# one is an open question.
+PAPER_SPLITS = ("clause", "clause-weighted", "random", "random-shared")
 
 
 def _single(values: dict) -> dict:
