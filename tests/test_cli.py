@@ -328,12 +328,13 @@ def test_plugins_lists_every_method_and_splitter_as_built_in(tmp_path):
     lines = done.stdout.splitlines()
     assert lines[0] == "methods:" and "splitters:" in lines
     methods, splitters = lines[1:lines.index("splitters:")], lines[lines.index("splitters:"):]
-    for names, listing in ((("dense", "fpe", "wide_dense", "sparse_scratch", "dense_reset"),
-                            methods),
-                           (("clause", "random", "random-shared", "contiguous"), splitters)):
-        for name in names:
+    versions = {"dense": 1, "fpe": 2, "wide_dense": 1, "sparse_scratch": 2, "dense_reset": 1}
+    for names, listing in ((versions, methods),
+                           ({"clause": 2, "clause-weighted": 1, "random": 1, "random-shared": 1,
+                             "contiguous": 1}, splitters)):
+        for name, version in names.items():
             (line,) = [x for x in listing if x.split()[:1] == [name]]
-            assert "version 1" in line and "built-in" in line, line
+            assert f"version {version}" in line and "built-in" in line, line
 
 
 PLUGIN = """
@@ -378,7 +379,8 @@ def test_a_plugin_module_adds_a_splitter_to_run_and_plugins(tmp_path):
     assert fpe["split"] == "halves-plugin-test"
     spec = json.loads(pl.read_parquet_metadata(runs_dir(out) / f"{fpe['run_key']}.parquet")[
         "satbench.run_spec"])
-    assert spec["versions"] == {"splitter:halves-plugin-test": "7"}  # in the run key too
+    assert spec["versions"] == {"method:fpe": "2",  # in the run key too
+                                "splitter:halves-plugin-test": "7"}
     listed = satbench_process(tmp_path, "plugins", "--plugin", "halves_plugin")
     assert listed.returncode == 0, listed.stderr
     (line,) = [x for x in listed.stdout.splitlines() if "halves-plugin-test" in x]

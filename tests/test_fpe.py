@@ -69,7 +69,7 @@ def test_bad_output_scale_context_and_splitter_are_user_errors():
         expand(_dense(), 2, "random", _context(), numpy_rng(0, "t"), output_scale="halve")
     with pytest.raises(SatbenchError, match="context: has 6 inputs"):
         expand(_dense(), 2, "random", _context(6), numpy_rng(0, "t"))
-    with pytest.raises(SatbenchError, match="known splitters: clause, contiguous"):
+    with pytest.raises(SatbenchError, match="known splitters: clause, clause-weighted, contiguous"):
         expand(_dense(), 2, "nope", _context(), numpy_rng(0, "t"))
 
 

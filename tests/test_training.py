@@ -233,7 +233,7 @@ def test_rows_carry_spec_metrics_fingerprints_and_provenance():
     seed_0 = train_and_evaluate([RunSpec(CONTEXT.replace(seed=0), "dense")])[0]
     assert len(seed_0["gram"]) == TASK.n_inputs**2
     dense, fpe = rows
-    assert (fpe["alpha"], fpe["split"], fpe["output_scale"]) == (2, "random", "divide")
+    assert (fpe["alpha"], fpe["split"], fpe["output_scale"]) == (2, "random", "copy")
     assert not {"alpha", "split", "output_scale"} & set(dense)  # dense takes no params
     assert dense["context_key"] == fpe["context_key"] == CONTEXT.key
     assert dense["run_key"] != fpe["run_key"]
@@ -257,7 +257,7 @@ def test_run_command_stores_rows_and_finds_them_again(tmp_path, capsys):
 
 
 @pytest.mark.parametrize("argv, message", [
-    (["--split", "bogus"], "'bogus' (choose from 'clause', 'contiguous', 'random'"),
+    (["--split", "bogus"], "'bogus' (choose from 'clause', 'clause-weighted', 'contiguous'"),
     (["--alpha", "0"], "alpha: expected an integer >= 1"),
     (["--arms", "fpe,moe"], "unknown method 'moe'"),
     (["--methods", "dense", "--alpha", "2"], "alpha: none of the methods dense takes it"),
