@@ -2,16 +2,20 @@
 
 The paper's findings are second-hand (docs/paper-protocol.md: summaries and reviews; its tables
 were not available). For each finding the table gives, per regime (each setting of the store,
-e.g. the `paper` preset's read-once tasks and the `tuned-shared` preset's), the verdict computed
-by the report's conclusions with the report's honest-verdict rule (yes or no only when both 95%
-intervals agree) and its headline number. A finding the store holds no runs for says so.
+e.g. the `paper` preset's read-once tasks and the `tuned-shared` preset's), the verdict of the
+report's own conclusion (computed once, for the whole store) and its headline number. The claims
+these findings select are the report's primary family, adjusted by Holm; every other claim is
+exploratory, adjusted by Benjamini-Hochberg (docs/statistics.md). A finding the store holds no
+runs for says so.
 """
+
+import dataclasses
 
 import polars as pl
 
 from satbench.reports import stats
 from satbench.reports.aggregate import Results, col, setting_label
-from satbench.reports.conclusions import Conclusion, all_conclusions
+from satbench.reports.conclusions import Conclusion, all_conclusions, format_p
 from satbench.reports.schedule import STEPS, budget_conclusions, timing_conclusions
 from satbench.reports.tables import markdown_table, percent_ci
 
@@ -45,24 +49,48 @@ FINDINGS = (
 
 
 def report_conclusions(results: Results) -> list[Conclusion]:
-    """Every conclusion the report computes."""
-    return all_conclusions(results) + budget_conclusions(results) + timing_conclusions(results)
+    """Every conclusion the report computes, decided on its family-adjusted p."""
+    return adjust(all_conclusions(results) + budget_conclusions(results)
+                  + timing_conclusions(results))
 
 
-def _regimes(results: Results) -> dict[str, Results]:
-    """The store by base setting (its setting without the schedule, so that the budgets of one
-    task stay one regime); within a regime, runs are labelled by their schedule alone."""
-    steps = [s for s in results.settings if s in STEPS]
-    runs = results.runs.with_columns(
-        setting_label([s for s in results.settings if s not in STEPS]).alias("regime"),
-        setting_label(steps).alias("setting"))
-    out = {}
-    for regime in sorted(runs["regime"].unique()):
-        part = runs.filter(pl.col("regime") == regime).drop("regime")
-        keys = set(part["context_key"])
-        out[regime] = Results(results.sources, results.rows.filter(
-            pl.col("context_key").is_in(keys)), part, steps, results.methods)
+def is_primary(conclusion: Conclusion) -> bool:
+    """A claim one of the paper's findings selects (in any regime)."""
+    return any(_found([conclusion], topic, names) for _, topic, names in FINDINGS)
+
+
+def adjust(conclusions: list[Conclusion]) -> list[Conclusion]:
+    """Each decidable conclusion with its family, adjusted p and the verdict that p gives:
+    primary claims as one family under Holm (family-wise error), exploratory ones as another
+    under Benjamini-Hochberg (false discovery rate)."""
+    out = list(conclusions)
+    for family, method in (("primary", stats.holm), ("exploratory", stats.benjamini_hochberg)):
+        members = [i for i, c in enumerate(out) if c.test is not None
+                   and is_primary(c) == (family == "primary")]
+        adjusted = method([out[i].test.p for i in members])
+        for i, p in zip(members, adjusted, strict=True):
+            c = out[i]
+            out[i] = dataclasses.replace(c, family=family, p_adjusted=p,
+                                         verdict=stats.decide(c.test, p, c.direction))
     return out
+
+
+def _regimes(results: Results) -> list[str]:
+    """The store's base settings (its settings without the schedule, so that the budgets of one
+    task stay one regime), as setting labels."""
+    base = setting_label([s for s in results.settings if s not in STEPS])
+    return sorted(results.runs.select(base.alias("regime"))["regime"].unique())
+
+
+def _in_regime(conclusion: Conclusion, regime: str) -> bool:
+    """The conclusion's setting holds every name=value of the regime's."""
+    return set(filter(None, regime.split(", "))) <= set(conclusion.setting.split(", "))
+
+
+def _regime_results(results: Results, regime: str) -> Results:
+    runs = results.runs.filter(
+        setting_label([s for s in results.settings if s not in STEPS]) == regime)
+    return Results(results.sources, results.rows, runs, results.settings, results.methods)
 
 
 def _found(conclusions: list[Conclusion], topic: str, names) -> list[Conclusion]:
@@ -73,9 +101,13 @@ def _found(conclusions: list[Conclusion], topic: str, names) -> list[Conclusion]
 def _cell(found: list[Conclusion]) -> str:
     if not found:
         return "not measured"
-    return "<br>".join(f"**{c.verdict}**: {c.evidence.split(';')[0]}"
+    return "<br>".join(f"**{c.verdict}**: {c.evidence.split(';')[0]}{_adjusted(c)}"
                        + (f" ({c.claim.split('(')[-1].rstrip(')')})" if len(found) > 1 else "")
                        for c in found)
+
+
+def _adjusted(c: Conclusion) -> str:
+    return f", Holm p {format_p(c.p_adjusted)}" if c.family == "primary" else ""
 
 
 def headline_cell(part: Results) -> str:
@@ -92,22 +124,24 @@ def headline_cell(part: Results) -> str:
     return ", ".join(values)
 
 
-def against_paper_section(results: Results) -> list[str]:
+def against_paper_section(results: Results, conclusions: list[Conclusion]) -> list[str]:
+    """The findings beside `conclusions`, the report's own (report_conclusions), so that a claim
+    reads the same here as in the conclusions."""
     if col("fpe") not in results.runs.columns or col("dense") not in results.runs.columns:
         return []
     regimes = _regimes(results)
     names = [f"regime {chr(ord('A') + i)}" for i in range(len(regimes))]
-    computed = {regime: report_conclusions(part) for regime, part in regimes.items()}
+    computed = {r: [c for c in conclusions if _in_regime(c, r)] for r in regimes}
     rows = [["Headline cell (8 clauses, 8 neurons, α=2): dense 78.7%, random 88.7%, clause "
-             "99.4%", *[headline_cell(part) for part in regimes.values()]]]
+             "99.4%", *[headline_cell(_regime_results(results, r)) for r in regimes]]]
     for finding, topic, label in FINDINGS:
         rows.append([finding, *[_cell(_found(computed[r], topic, label)) for r in regimes]])
     legend = [f"- {name}: {regime or 'the whole store'}"
               for name, regime in zip(names, regimes, strict=True)]
     return ["## Against the paper", "",
             "Each finding of the FPE paper (second-hand, see docs/paper-protocol.md) beside the "
-            "verdict this store gives it, with the same rule as the conclusions above (yes or no "
-            "only when the bootstrap and t intervals agree), at α=2 unless the finding names α. "
+            "verdict this store gives it, as in the conclusions above (these claims are the "
+            "primary family: Holm-adjusted p), at α=2 unless the finding names α. "
             "The budget rows need runs at several budgets, the timing row several T1 shares of "
             "one total. Regimes:", "", *legend, "",
             markdown_table(["the paper's finding", *names], rows), "",

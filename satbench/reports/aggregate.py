@@ -243,8 +243,10 @@ def across_runs(runs: pl.DataFrame, column: str, a, b, value: str,
 
 
 def groups_by_cell(frame: pl.DataFrame, value: str = "diff") -> list[list[float]]:
-    """The values of `value`, one list per (neurons, clauses) cell: bootstrap strata."""
+    """The values of `value`, one list per (neurons, clauses) cell, in a canonical order: cells
+    by key, each cell's values sorted. Whatever order the rows came in, one comparison is then
+    the same floating-point sums, and the same printed numbers, in every section that cites it."""
     if frame.is_empty():
         return []
-    grouped = frame.group_by(*CELL).agg(pl.col(value)).sort(*CELL)
+    grouped = frame.group_by(*CELL).agg(pl.col(value).sort()).sort(*CELL)
     return [list(v) for v in grouped[value]]

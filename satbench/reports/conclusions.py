@@ -1,9 +1,14 @@
-"""Conclusions computed from stored results: each claim gets yes, no or inconclusive from CIs.
+"""Conclusions computed from stored results: each claim gets yes, no or inconclusive from a test.
 
-yes: the 95% CIs of the effect exclude 0 on the side the claim names; no: they exclude 0 on the
-other side; inconclusive otherwise. Two intervals must agree: a percentile bootstrap (resampling
-seeds within each cell) and a Student t interval. A trend along fewer than two grid points cannot
-be computed and says so. Accuracy effects are in points (percentage points of test accuracy).
+Each claim names the question it answers and the model that answers it (docs/statistics.md):
+a pooled claim generalises over cells, so cells are random effects (a t over the cell means),
+with the cells-fixed (stratified) interval and the cells' heterogeneity beside it; a trend
+regresses the cell means on log2 of the grid value, so its residual is the lack of fit. Claims
+are decided on family-adjusted p-values (satbench.reports.against_paper.report_conclusions):
+yes when the adjusted p rejects the null with the effect on the claimed side, no when on the
+other side, inconclusive otherwise, and then the evidence says what it cannot exclude. A trend
+along fewer than two grid points cannot be computed and says so. Accuracy effects are in points
+(percentage points of test accuracy).
 """
 
 import math
@@ -31,10 +36,26 @@ TRENDS = (  # (varying, fixed, claimed direction, claim)
 
 @dataclass(frozen=True)
 class Conclusion:
+    """A claim with its verdict and evidence. test decides it (None: nothing computable); until
+    satbench.reports.against_paper.adjust puts it in a family, its verdict is on the raw p."""
+
     topic: str
     claim: str
     verdict: str  # yes | no | inconclusive | cannot compute
     evidence: str
+    test: stats.Test | None = None
+    direction: int = 1
+    setting: str = ""  # the line's setting, to place the claim in a regime
+    family: str = ""  # primary | exploratory, once adjusted
+    p_adjusted: float = math.nan
+
+
+def decided(topic: str, claim: str, test: stats.Test | None, evidence: str, direction: int = 1,
+            setting: str = "") -> Conclusion:
+    """A Conclusion whose verdict its own raw p decides (a family of one, until adjusted)."""
+    p = test.p if test is not None else math.nan
+    return Conclusion(topic, claim, stats.decide(test, p, direction), evidence, test, direction,
+                      setting)
 
 
 def points(value: float, signed: bool = True) -> str:
@@ -60,19 +81,40 @@ def lines(frame: pl.DataFrame, by=("setting", "alpha", "split")):
     return [(tuple(k), f) for k, f in frame.sort(*by).group_by(*by, maintain_order=True)]
 
 
-def pooled(frame: pl.DataFrame, value: str = "diff") -> tuple[stats.Estimate, stats.Summary]:
-    """The stratified-bootstrap estimate and the t summary of `value`, pooled over cells."""
-    return stats.pooled_mean(groups_by_cell(frame, value)), stats.summarize(frame[value])
+def ci_text(test: stats.Test, scale=points) -> str:
+    return f"{scale(test.low)} to {scale(test.high)}"
 
 
-def intervals(estimate: stats.Estimate, scale=points) -> str:
-    return (f"95% CI {scale(estimate.low)} to {scale(estimate.high)} (bootstrap), "
-            f"{scale(estimate.t_low)} to {scale(estimate.t_high)} (t)")
+def test_text(test: stats.Test, scale=points) -> str:
+    """An interval with the model that gives it, e.g. "95% CI +0.1 to +0.9 (cells random: ...)"."""
+    return f"95% CI {ci_text(test, scale)} ({test.model})"
 
 
-def _difference_evidence(estimate: stats.Estimate, summary: stats.Summary, what: str) -> str:
-    return (f"{what} {points(estimate.value)} points, {intervals(estimate)}; positive in "
-            f"{summary.positive} of {summary.n} pairs; paired t-test {p_text(summary.p)}")
+def heterogeneity_text(het: stats.Heterogeneity, scale=points) -> str:
+    if math.isnan(het.f):
+        return "cell heterogeneity n/a"
+    return (f"cells differ: F = {het.f:.3g}, {p_text(het.p)}, between-cell SD "
+            f"{scale(het.between_sd).lstrip('+')}")
+
+
+def pooled(groups, null: float = 0.0, scale=points, unit: str = " points") -> tuple[stats.Test,
+                                                                                   str]:
+    """The deciding test of a pooled comparison and its evidence: the estimate under the deciding
+    model, then the cells-fixed interval and the heterogeneity (both absent for one cell).
+
+    Every section that prints a pooled comparison calls this on groups_by_cell's canonical
+    groups, so one comparison reads the same wherever it is cited."""
+    test = stats.pooled_test(groups, null)
+    text = f"{scale(test.value)}{unit}, {test_text(test, scale)}"
+    if sum(1 for g in groups if len(g)) > 1:
+        text += (f"; {test_text(stats.cells_fixed(groups, null), scale)}; "
+                 f"{heterogeneity_text(stats.heterogeneity(groups), scale)}")
+    return test, text
+
+
+def _positive(groups) -> str:
+    values = [v for g in groups for v in g]
+    return f"positive in {sum(v > 0 for v in values)} of {len(values)} pairs"
 
 
 def format_p(p: float) -> str:
@@ -87,22 +129,28 @@ def p_text(p: float) -> str:
 
 
 def _compare(topic: str, claim: str, frame: pl.DataFrame, what: str, direction: int = 1,
-             extra: str = "") -> Conclusion:
-    estimate, summary = pooled(frame)
-    evidence = _difference_evidence(estimate, summary, what) + extra
-    return Conclusion(topic, claim, stats.joint_verdict(estimate, direction), evidence)
+             extra: str = "", setting: str = "", margin: float | None = None) -> Conclusion:
+    """A pooled claim on frame's diff. margin: a non-inferiority claim ("at least as good as")
+    tested against -margin on the claimed side, instead of a superiority claim against 0."""
+    groups = groups_by_cell(frame)
+    null = 0.0 if margin is None else -direction * margin
+    test, text = pooled(groups, null)
+    question = "" if margin is None else (f"non-inferiority: worse by {points(margin, False)} "
+                                          f"points or more is excluded when yes; ")
+    evidence = f"{question}{what} {text}; {_positive(groups)}{extra}"
+    return decided(topic, claim, test, evidence, direction, setting)
 
 
 def pooled_gain(results: Results) -> list[Conclusion]:
     out = []
     for (setting, alpha, split), frame in lines(paired(results.runs)):
-        relative = stats.pooled_mean(groups_by_cell(frame, "rel_gain"))
+        relative = frame["rel_gain"].mean()
         cells = frame.select("neurons", "clauses").n_unique()
         out.append(_compare(
             "FPE vs dense", f"FPE beats dense, pooled over {cells} cells "
             f"({line_label(setting, alpha, split)})",
             frame.rename({"gain": "diff"}), "mean gain",
-            extra=f"; relative gain {100 * relative.value:+.2f}%"))
+            extra=f"; relative gain {100 * relative:+.2f}%", setting=setting))
     return out
 
 
@@ -143,18 +191,18 @@ def trends(results: Results) -> list[Conclusion]:
             for (setting, alpha, split), frame in lines(runs.filter(pl.col(fixed) == value)):
                 xs, groups = trend_groups(frame, vary)
                 label = f"At {value} {fixed} {claim} ({line_label(setting, alpha, split)})"
-                slope = stats.trend_slope(np.log2(xs), groups)
+                slope = stats.trend_test(np.log2(xs), groups)
                 if slope is None:
                     out.append(Conclusion(topic, label, "cannot compute",
                                           f"only {vary} = {xs} at {fixed} = {value}: a trend "
-                                          f"needs at least two"))
+                                          f"needs at least two", setting=setting))
                     continue
                 means = ", ".join(f"{x}: {points(np.mean(g))}" for x, g in
                                   zip(xs, groups, strict=True))
-                out.append(Conclusion(topic, label, stats.joint_verdict(slope, direction),
-                                      f"slope {points(slope.value)} points per doubling of "
-                                      f"{vary}, {intervals(slope)}; mean gain by {vary}: "
-                                      f"{means}"))
+                out.append(decided(topic, label, slope,
+                                   f"slope {points(slope.value)} points per doubling of "
+                                   f"{vary}, {test_text(slope)}; mean gain by {vary}: {means}",
+                                   direction, setting))
     return out
 
 
@@ -168,7 +216,7 @@ def alphas(results: Results) -> list[Conclusion]:
             out.append(_compare(
                 "expansion factor", f"Gains grow from α={values[0]} to α={higher} "
                 f"({split} split{', ' + setting if setting else ''})", frame,
-                f"gain at α={higher} minus gain at α={values[0]}:"))
+                f"gain at α={higher} minus gain at α={values[0]}:", setting=setting))
     return out
 
 
@@ -200,7 +248,7 @@ def splits(results: Results) -> list[Conclusion]:
             where = f"α={alpha}, {setting}" if setting else f"α={alpha}"
             out.append(_compare(topic, f"{claim} ({where})", frame,
                                 f"FPE test accuracy, {a} minus {b}:",
-                                extra=recovered.get((setting, alpha), "")))
+                                extra=recovered.get((setting, alpha), ""), setting=setting))
     return out
 
 
@@ -229,13 +277,16 @@ def arms(results: Results) -> list[Conclusion]:
                                          "at the same count"),
                          ("dropconnect", "FPE is at least as good as DropConnect at the same "
                                          "budget")):
+        # "At least as good as" is non-inferiority, not superiority: tested against the margin.
+        margin = stats.MARGIN if other == "dropconnect" else None
         if other not in results.methods or "fpe" not in results.methods:
             continue
         diffs = arm_difference(results.runs, "fpe", other)
         for (setting, alpha, split), frame in lines(diffs):
             label = f"{claim} ({line_label(setting, alpha, split)})"
             out.append(_compare(f"FPE vs {other}", label, frame, f"FPE minus {other}:",
-                                direction=-1 if other == "wide_dense" else 1))
+                                direction=-1 if other == "wide_dense" else 1, setting=setting,
+                                margin=margin))
     return out
 
 
@@ -256,30 +307,32 @@ def interference(results: Results) -> list[Conclusion]:
     for metric, name, direction in MEASURES:
         deltas = arm_difference(paired(results.runs), "fpe", "dense", metric)
         for (setting, alpha, split), frame in lines(deltas):
-            estimate = stats.pooled_mean(groups_by_cell(frame))
+            test, text = pooled(groups_by_cell(frame), scale=_signed, unit="")
             moved = int((frame["diff"] * direction > 0).sum())
             verb, past = ("falls", "fell") if direction < 0 else ("rises", "rose")
             where = line_label(setting, alpha, split)
-            out.append(Conclusion(
-                "interference", f"The {name} {verb} after FPE ({where})",
-                stats.joint_verdict(estimate, direction),
-                f"Δ (fpe − dense) {_signed(estimate.value)}, {intervals(estimate, _signed)}; "
-                f"it {past} in {moved} of {len(frame)} runs"))
+            out.append(decided(
+                "interference", f"The {name} {verb} after FPE ({where})", test,
+                f"Δ (fpe − dense) {text}; it {past} in {moved} of {len(frame)} runs",
+                direction, setting))
             if metric != "capacity_total":
                 continue
             fit = stats.least_squares(frame["diff"], frame["gain"])
             if fit is None:
                 out.append(Conclusion("interference", "A larger rise in capacity goes with a "
                                       f"larger gain ({line_label(setting, alpha, split)})",
-                                      "cannot compute", "fewer than 3 runs or no spread in Δ"))
+                                      "cannot compute", "fewer than 3 runs or no spread in Δ",
+                                      setting=setting))
                 continue
-            out.append(Conclusion(
+            # Runs, not cells, are the unit here: the question is whether runs with a larger
+            # rise gain more, and the model says so.
+            test = stats.fit_test(fit, f"runs independent: least squares over {fit.n} runs")
+            out.append(decided(
                 "interference", "A larger rise in capacity goes with a larger gain "
-                f"({line_label(setting, alpha, split)})",
-                stats.joint_verdict(fit.slope_estimate, +1),
+                f"({line_label(setting, alpha, split)})", test,
                 f"least squares: gain = {100 * fit.slope:+.3g} points per unit Δcapacity, "
-                f"{intervals(fit.slope_estimate, lambda v: f'{100 * v:+.3g}')}, the "
-                f"bootstrap resampling runs; R² = {fit.r2:.2f} over {fit.n} runs"))
+                f"{test_text(test, lambda v: f'{100 * v:+.3g}')}; R² = {fit.r2:.2f}",
+                +1, setting))
     return out
 
 

@@ -31,7 +31,7 @@ from satbench.reports.collisions import collision_figure, collision_runs, collis
 from satbench.reports.comparisons import comparison_section, pooled_method_section
 from satbench.reports.conclusions import (
     Conclusion,
-    ci_points,
+    ci_text,
     format_p,
     line_label,
     lines,
@@ -114,23 +114,28 @@ def pooled_section(results: Results) -> list[str]:
         return out + ["No run holds both a dense and an FPE arm: nothing to compare.", ""]
     rows, cell_widths = [], []
     for (setting, alpha, split), frame in lines(runs):
-        gain, relative = stats.summarize(frame["gain"]), stats.summarize(frame["rel_gain"])
-        boot = stats.pooled_mean(groups_by_cell(frame, "gain"))
-        cells = frame.group_by("neurons", "clauses").agg(pl.col("gain"))
-        cell_widths += [stats.summarize(g).half_width for g in cells["gain"]]
-        rows.append([line_label(setting, alpha, split), cells.height, gain.n,
-                     f"{points(gain.mean)} ± {points(gain.se, False)}",
-                     ci_points(gain.low, gain.high), ci_points(boot.low, boot.high),
-                     format_p(gain.p), f"{100 * relative.mean:+.2f} ± {100 * relative.se:.2f}",
-                     f"{gain.positive} of {gain.n}"])
-    out.append(table(["line", "cells", "runs", "mean gain ± SE (points)", "95% CI (t)",
-                      "95% CI (bootstrap)", "p (paired t)", "relative gain ± SE (%)",
-                      "FPE ahead"], rows))
+        groups = groups_by_cell(frame, "gain")
+        test = stats.pooled_test(groups)  # as in the conclusions: one computation, one number
+        fixed, het = stats.cells_fixed(groups), stats.heterogeneity(groups)
+        relative = stats.summarize(frame["rel_gain"])
+        cell_widths += [stats.summarize(g).half_width for g in groups]
+        rows.append([line_label(setting, alpha, split), len(groups), frame.height,
+                     points(test.value), f"{ci_text(test)} ({test.model})", ci_text(fixed),
+                     format_p(test.p), "n/a" if math.isnan(het.f)
+                     else f"F {het.f:.3g}, p {format_p(het.p)}",
+                     f"{100 * relative.mean:+.2f} ± {100 * relative.se:.2f}",
+                     f"{int((frame['gain'] > 0).sum())} of {frame.height}"])
+    out.append(table(["line", "cells", "runs", "mean gain (points)", "95% CI, deciding model",
+                      "95% CI, cells fixed", "p (deciding)", "cells differ",
+                      "relative gain ± SE (%)", "FPE ahead"], rows))
     widths = sorted(w for w in cell_widths if not math.isnan(w))
     seeds = sorted(runs.group_by("setting", "alpha", "split", "neurons", "clauses").len()["len"]
                    .unique())
     out += ["", "Gain = FPE minus dense test accuracy of the same run (same task, data order and "
-                "warm-up), in percentage points; relative gain = fpe / dense − 1."]
+                "warm-up), in percentage points; relative gain = fpe / dense − 1. The deciding "
+                "model treats cells as random (a t over the cell means); cells fixed is the "
+                "stratified t (pooled within-cell variance), which speaks for these cells only; "
+                "cells differ: one-way ANOVA F test of the cells' mean gains."]
     if widths:
         count = f"{seeds[0]}" if len(seeds) == 1 else f"{seeds[0]} to {seeds[-1]}"
         out += ["", f"**Noise.** With {count} seeds per cell, a single cell's "
@@ -244,12 +249,18 @@ def interference_section(results: Results) -> list[str]:
 
 def conclusion_section(conclusions: list[Conclusion]) -> list[str]:
     out = ["## Conclusions (computed from the stored results)", "",
-           "Each claim is tested against two 95% intervals of its effect: a percentile "
-           "bootstrap (10,000 resamples from numpy Generator(PCG64(0)), resampling seeds within "
-           "each cell, or runs for regressions) and a Student t interval. **yes**: both exclude "
-           "0 on the side the claim names; **no**: both exclude 0 on the other side; "
-           "**inconclusive**: otherwise (the bootstrap alone is too narrow at 3 to 5 seeds). "
-           "Effects are in points of test accuracy.", ""]
+           "Each claim names the model behind its 95% interval (docs/statistics.md). Pooled "
+           "claims generalise over cells, so cells are random effects and decide the verdict "
+           "(a t over the cell means; the cells-fixed, stratified interval is given beside it, "
+           "with the cells' heterogeneity); a trend regresses the cell means on log2 of the grid "
+           "value, so its interval holds the lack of fit. The claims the paper's findings select "
+           "are one family, adjusted by Holm; the rest are exploratory, adjusted by "
+           "Benjamini-Hochberg. **yes**: the adjusted p is below "
+           f"{stats.ALPHA:g} with the effect on the side the claim names; **no**: on the other "
+           "side; **inconclusive**: otherwise, with the range the interval cannot exclude. "
+           "\"At least as good as\" is a non-inferiority test against a margin of "
+           f"{100 * stats.MARGIN:.1f} points; an undecided claim's TOST p says whether the "
+           "effect is within that margin of 0. Effects are in points of test accuracy.", ""]
     if not conclusions:
         return out + ["No comparison could be computed from these results.", ""]
     topic = None
@@ -257,8 +268,24 @@ def conclusion_section(conclusions: list[Conclusion]) -> list[str]:
         if c.topic != topic:
             topic = c.topic
             out += ["", f"**{topic}**", ""]
-        out.append(f"- **{c.verdict}**: {c.claim}. {c.evidence}.")
+        out.append(f"- **{c.verdict}**: {c.claim}. {c.evidence}{decision_text(c)}.")
     return out + [""]
+
+
+def decision_text(c: Conclusion) -> str:
+    """The raw and adjusted p of a decided claim, and what an undecided one cannot exclude."""
+    if c.test is None:
+        return ""
+    family = {"primary": "Holm, primary", "exploratory": "BH, exploratory"}.get(c.family)
+    adjusted = f", adjusted p = {format_p(c.p_adjusted)} ({family})" if family else ""
+    text = f"; p = {format_p(c.test.p)}{adjusted}"
+    # Interference measures are not accuracy: neither points nor the accuracy margin apply.
+    if c.verdict == "inconclusive" and not math.isnan(c.test.low) and c.topic != "interference":
+        text += f"; cannot exclude {points(c.test.low)} to {points(c.test.high)}"
+        if not math.isnan(c.test.equivalence_p):
+            text += (f"; within ±{100 * stats.MARGIN:.1f} points of 0: TOST p = "
+                     f"{format_p(c.test.equivalence_p)}")
+    return text
 
 
 def figure_section(title: str, name: str, caption: str | None, missing: str) -> list[str]:
@@ -276,13 +303,17 @@ def statistics_section() -> list[str]:
             "- Per-cell means: Student t 95% intervals over seeds. p-values: two-sided paired "
             "t-tests on the differences (scipy.stats.ttest_rel; t quantiles from "
             "scipy.stats.t).",
-            "- Pooled: all paired differences of a line (α, split) across its cells; mean ± "
-            "standard error, t interval and t-test as above, and a stratified bootstrap interval "
-            "(seeds resampled within each cell).",
-            "- Trends: least-squares slope of the per-x mean gain on log2(x), in points per "
-            "doubling; its CI resamples each x's seeds independently.",
-            "- Interference fits: least squares of the gain on the change in a measure over runs; "
-            "the slope's CI resamples runs.", ""]
+            "- Pooled claims (docs/statistics.md): cells random, a t over the cell means, "
+            "decides; cells fixed (the stratified t, pooled within-cell variance) and a one-way "
+            "ANOVA F test of the cells' heterogeneity are shown beside it.",
+            "- Trends: least-squares slope of the cell means on log2(x), in points per "
+            "doubling, with its classical t interval (k − 2 df: the lack of fit); two cells: "
+            "Welch t for those cells.",
+            "- Multiplicity: the paper's findings are one family (Holm), the other claims "
+            "another (Benjamini-Hochberg); verdicts use the adjusted p. Equivalence (TOST) and "
+            f"non-inferiority use a margin of {100 * stats.MARGIN:.1f} points.",
+            "- Interference fits: least squares of the gain on the change in a measure over runs, "
+            "classical slope t interval.", ""]
 
 
 def render(results: Results, directory: Path) -> tuple[str, list[str]]:
@@ -298,8 +329,9 @@ def render(results: Results, directory: Path) -> tuple[str, list[str]]:
     body = header(results)
     if results.notes:
         body += ["## Notes", "", *[f"- {n}" for n in results.notes], ""]
-    body += conclusion_section(report_conclusions(results))
-    body += against_paper_section(results)
+    conclusions = report_conclusions(results)  # computed once, cited in both sections
+    body += conclusion_section(conclusions)
+    body += against_paper_section(results, conclusions)
     body += pooled_section(results) + pooled_method_section(results)
     body += budget_section(results) + collision_section(results)
     body += ["## Figures", ""]
