@@ -13,7 +13,6 @@ from satbench.errors import SatbenchError
 from satbench.methods.base import Built, Method, Setup, alpha_field, check_alpha
 from satbench.models import OUTPUT_SCALES, SplitContext, expand
 from satbench.models.splitters import SPLITTERS, splitter_names
-from satbench.rng import numpy_rng
 from satbench.specs import spec_field
 
 
@@ -36,7 +35,7 @@ def expansion(params, setup: Setup):
         task = setup.context.task
         context = SplitContext.for_formula(setup.dataset.formula, task.encoding)
         setup.cache[key] = expand(setup.warm, params.alpha, params.split, context,
-                                  numpy_rng(setup.context.seed, "split"),
+                                  setup.rng("split"),
                                   output_scale=params.output_scale,
                                   overlap=getattr(params, "overlap", 1))
     return setup.cache[key]
