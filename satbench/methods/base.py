@@ -22,6 +22,9 @@ from satbench.specs import TrainingContext, check_int, spec_field
 
 # What a method holds equal to the dense baseline: a row column, or none (a reference).
 BUDGETS = ("nnz_weights", "macs_per_example", "trainable_parameters", "none")
+# How far a method's measured cost may exceed dense's in the column it names, relative to
+# dense's: none. A method at "the same budget" costs at most what dense costs, at every cell.
+BUDGET_TOLERANCE = 0.0
 
 
 @dataclass(frozen=True)
@@ -106,6 +109,13 @@ class Method:
 
     def hidden_width(self, params, context: TrainingContext) -> int:
         return context.neurons
+
+    def budget_for(self, params, context: TrainingContext) -> str:
+        """The budget this run holds equal to dense's (its row's `budget`): `budget`, unless
+        the method cannot meet it in this context and says so (tree_cc at the smallest h).
+        tests/test_budgets.py measures every built-in method against dense at every preset
+        cell: a declared budget must hold within BUDGET_TOLERANCE."""
+        return self.budget
 
     def build(self, params, setup: Setup) -> Built:
         raise NotImplementedError
