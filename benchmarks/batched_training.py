@@ -62,9 +62,10 @@ def expansion_seconds(runs, datasets) -> float:
         context, params = run.context, run.params
         dataset = datasets[context.task.fingerprint]
         dense = MLP(context.task.n_inputs, context.neurons, context.task.n_outputs,
-                    torch_generator(context.seed, "init"))
+                    torch_generator(context.seed, "init", cell=context.cell))
         split_context = SplitContext.for_formula(dataset.formula, context.task.encoding)
-        expand(dense, params.alpha, params.split, split_context, numpy_rng(context.seed, "split"),
+        expand(dense, params.alpha, params.split, split_context,
+               numpy_rng(context.seed, "split", cell=context.cell),
                output_scale=params.output_scale)
     return time.perf_counter() - start
 

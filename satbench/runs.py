@@ -5,7 +5,9 @@ version of every plugin object the run uses (its method, its splitter; a built-i
 past "1"). So:
 - adding a field with a default keeps every stored key;
 - adding a method to a finished sweep trains that method alone;
-- editing a plugin or a built-in and bumping its version retrains the runs that use it.
+- editing a plugin or a built-in and bumping its version retrains the runs that use it;
+- a new seeding scheme (satbench.specs.SEEDING) retrains everything: no row drawn from other
+  random numbers is reused.
 Every method of one context shares its `run_key` (TrainingContext.key), which reports pair on.
 """
 
@@ -15,7 +17,7 @@ from dataclasses import dataclass
 from satbench.errors import SatbenchError
 from satbench.fingerprint import sha256_of
 from satbench.methods import METHODS, Method, get_method
-from satbench.specs import TrainingContext, check_fields, from_dict, non_default
+from satbench.specs import SEEDING, TrainingContext, check_fields, from_dict, non_default
 
 
 @dataclass(frozen=True)
@@ -57,14 +59,21 @@ class RunSpec:
                 versions[f"{registry.kind}:{name}"] = version
         return versions
 
-    @property
-    def key(self) -> str:
+    def key_under(self, seeding: int) -> str:
+        """The key this run had, or has, under seeding scheme `seeding` (satbench.rng): scheme 1's
+        keys are those satbench wrote before the scheme entered them."""
         document = {"kind": "RunSpec", "context": non_default(self.context),
                     "method": self.method, "params": non_default(self.params)}
         versions = self.plugin_versions()
         if versions:
             document["versions"] = versions
+        if seeding != 1:
+            document["seeding"] = seeding
         return sha256_of(document)
+
+    @property
+    def key(self) -> str:
+        return self.key_under(SEEDING)
 
     @property
     def run_key(self) -> str:

@@ -28,6 +28,10 @@ MAX_VARS = 2**31 - 1  # a DIMACS literal is stored as an int32 (Formula.literal_
 SUPPORTS = ("shared", "disjoint")  # clauses draw from all n variables, or each has its own k
 BASELINE = "dense"  # the method every other is measured against, and the branch source at T1
 TARGETS = ("formula", "clauses")
+# The seeding scheme (satbench.rng): 1 seeded every stream from (seed, stream name) alone, 2 adds
+# the cell. Context and run keys carry it when it is not 1 (keys of scheme 1 stay as they were),
+# so no stored row of another scheme is ever reused as this one's.
+SEEDING = 2
 
 
 def spec_field(default=MISSING, *, help: str, flag: str | None = None,
@@ -223,6 +227,28 @@ class TaskSpec:
         so earlier fingerprints stay valid), so a dataset file names exactly what it holds."""
         return sha256_of({"kind": "TaskSpec", "spec": identity_dict(self)})
 
+    @property
+    def formula_cell(self) -> str:
+        return formula_cell(*(getattr(self, name) for name in FORMULA_FIELDS))
+
+    @property
+    def data_cell(self) -> str:
+        """The digest that seeds the dataset's rows with the task's seed (satbench.rng): the
+        fields that decide which rows are drawn, so every field but the seed and the two that
+        only present the rows (encoding, target; fields added later only when not at their
+        default)."""
+        fields = {k: v for k, v in identity_dict(self).items()
+                  if k not in ("seed", "encoding", "target")}
+        return sha256_of({"kind": "DataCell", "spec": fields})
+
+    @property
+    def cell(self) -> str:
+        """The task's part of a run's cell (TrainingContext.cell): every field but the seed (the
+        encoding and the target shape the network), fields added later only when not at their
+        default."""
+        fields = {k: v for k, v in identity_dict(self).items() if k != "seed"}
+        return sha256_of({"kind": "TaskCell", "spec": fields})
+
     def replace(self, **changes) -> "TaskSpec":
         return dataclasses.replace(self, **changes)
 
@@ -253,6 +279,15 @@ def from_dict(spec_class, data: dict):
 
 # The TaskSpec fields that define the formula (the rest define the dataset drawn from it).
 FORMULA_FIELDS = ("n_vars", "n_clauses", "width", "form", "planted", "support")
+
+
+def formula_cell(n_vars: int, n_clauses: int, width: int, form: str, planted: bool,
+                 support: str) -> str:
+    """The digest that seeds a generated formula's streams with its seed (satbench.rng): the
+    formula's fields and nothing else, so formulas of two shapes never nest at one seed."""
+    fields = {"n_vars": int(n_vars), "n_clauses": int(n_clauses), "width": int(width),
+              "form": form, "planted": bool(planted), "support": support}
+    return sha256_of({"kind": "FormulaCell", "fields": fields})
 
 # The task an experiment runs on when the user names no other: the FPE paper's Boolean DNF setting.
 # n_train and n_test come from the dense-baseline tuning (reports/tuning/dense.md): with fewer rows
@@ -304,10 +339,26 @@ class TrainingContext:
         if not float(self.weight_decay) >= 0:
             raise SatbenchError(f"weight_decay: expected >= 0, got {self.weight_decay!r}")
 
+    def key_under(self, seeding: int) -> str:
+        """The key this context had, or has, under seeding scheme `seeding` (satbench.rng)."""
+        document = {"kind": "TrainingContext", "spec": non_default(self)}
+        if seeding != 1:
+            document["seeding"] = seeding
+        return sha256_of(document)
+
     @property
     def key(self) -> str:
-        """The hash of the non-default fields: every method of a run shares it (`run_key`)."""
-        return sha256_of({"kind": "TrainingContext", "spec": non_default(self)})
+        """The hash of the non-default fields and the seeding scheme: every method of a run
+        shares it (`run_key`)."""
+        return self.key_under(SEEDING)
+
+    @property
+    def cell(self) -> str:
+        """The digest that seeds every stream a run draws with the context's seed (init, data
+        order, splitter, ...; satbench.rng): the task's cell and the dense width h. The schedule
+        and the optimizer are not in it: they are treatments compared on the same network."""
+        return sha256_of({"kind": "ContextCell", "task": self.task.cell,
+                          "neurons": int(self.neurons)})
 
     @property
     def total_steps(self) -> int:

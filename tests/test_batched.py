@@ -276,9 +276,10 @@ def test_a_memory_limit_cuts_a_group_into_chunks(datasets, monkeypatch):
     assert sizes == [3]
     sizes.clear()
     # dense 4, fpe 8, wide_dense 8, sparse_scratch 8, dense_reset 4, fpe_overlap 8, dropconnect 4
-    # hidden units, then tree_dense, as wide as a depth-3 tree's parameters
+    # hidden units, then tree_dense, as wide as the parameters of tree_cc's depth-3 tree (of one
+    # unit: 3 gates on 12 inputs leave h=4 room for one)
     widths = [run.trainer.hidden_width(run.params, run.context) for run in GROUPS[0]]
-    assert widths[:7] == [4, 8, 8, 8, 4, 8, 4] and widths[7:] == [52]
+    assert widths[:7] == [4, 8, 8, 8, 4, 8, 4] and widths[7:] == [13]
     one_context = sum(64 * (2 * width + 12) * 4 for width in widths)
     cut = train_runs_batched(runs, datasets, memory_limit=one_context)
     assert sizes == [1, 1, 1]

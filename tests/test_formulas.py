@@ -52,7 +52,8 @@ def test_generated_formulas_have_exact_shape_and_no_duplicates_or_tautologies(ar
     assert all(len(set(v)) == len(v) for v in variable_sets), "repeated variable in a clause"
     assert len({frozenset(c) for c in formula.clauses}) == formula.n_clauses, "duplicate clause"
     if args["planted"]:
-        keep = planted_assignment(args["n_vars"], args["seed"])
+        keep = planted_assignment(args["n_vars"], args["seed"], args["n_clauses"],
+                                  args["width"], args.get("support", "shared"))
         assert formula.evaluate(keep[None, :])[1][0], "planted assignment violates the formula"
 
 
@@ -148,7 +149,7 @@ def test_requests_for_every_distinct_clause_are_met_exactly():
     formula = random_formula(4, comb(4, 3) * 8, 3, "cnf", seed=0)
     assert len({frozenset(c) for c in formula.clauses}) == 32
     planted = random_formula(4, comb(4, 3) * 7, 3, "cnf", seed=0, planted=True)
-    assert planted.evaluate(planted_assignment(4, 0)[None, :])[1][0]
+    assert planted.evaluate(planted_assignment(4, 0, comb(4, 3) * 7)[None, :])[1][0]
 
 
 @pytest.mark.parametrize("kwargs, message", [
@@ -185,7 +186,7 @@ def test_a_disjoint_formula_is_read_once(shape, form, planted, seed):
     assert all(len(clause) == width for clause in formula.clauses)
     assert len(variables) == len(set(variables))  # each variable in at most one clause
     if planted:
-        keep = planted_assignment(n_vars, seed)
+        keep = planted_assignment(n_vars, seed, n_clauses, width, "disjoint")
         assert all(any(keep[abs(lit) - 1] == (lit > 0) for lit in clause)
                    for clause in formula.clauses)
 
@@ -218,7 +219,7 @@ def test_the_batched_sampler_for_large_formulas_keeps_every_guarantee(n_vars, wi
     variables = np.abs(literals)
     assert (np.diff(np.sort(variables, axis=1), axis=1) > 0).all()
     if planted:
-        keep = planted_assignment(n_vars, 3)
+        keep = planted_assignment(n_vars, 3, m, width)
         assert ((literals > 0) == keep[variables - 1]).any(axis=1).all()
     assert formula == random_formula(n_vars, m, width, "cnf", seed=3, planted=planted)
     if n_vars < 100:  # each variable's count is Binomial(m k, 1/n) under uniform sampling

@@ -368,15 +368,15 @@ def test_the_per_clause_target_reports_per_clause_and_exact_match_accuracy(tmp_p
 
 def test_the_seed_methods_run_through_sweep_and_reach_every_report_section(tmp_path):
     """bimt, fixed_classifier and tree_cc through `satbench sweep` beside dense and fpe: the
-    per-cell tables, the pooled comparisons at each one's budget, the Pareto figure, the
-    structure table and BIMT's graph."""
+    per-cell tables, the pooled comparisons at each one's budget (tree_cc at depth 1: h=2 pays
+    for one gate, not two), the Pareto figure, the structure table and BIMT's graph."""
     from satbench.cli import main
 
     out = tmp_path / "s"
     assert main(["sweep", "--neurons", "2", "--clauses", "4", "--vars", "12", "--train", "64",
                  "--test", "32", "--seeds", "2", "--steps", "4,4", "--target", "formula,clauses",
                  "--methods", "dense,fpe,bimt,fixed_classifier,tree_cc,tree_dense", "--split",
-                 "clause", "--depth", "2", "--swap-every", "2", "--executor", "serial",
+                 "clause", "--depth", "1", "--swap-every", "2", "--executor", "serial",
                  "--no-progress", "--out", str(out)]) == 0
     rows = read_results(out)
     assert rows.height == 2 * 2 * 6
@@ -385,10 +385,10 @@ def test_the_seed_methods_run_through_sweep_and_reach_every_report_section(tmp_p
     pooled = pooled.split("\n## ")[0]
     for label, budget in (("bimt alpha=2", "dense's non-zero weights"),
                           ("fixed_classifier", "dense's non-zero weights"),
-                          ("tree_cc depth=2", "dense's multiply-adds per example")):
+                          ("tree_cc depth=1", "dense's multiply-adds per example")):
         assert any(line.startswith(f"| {label}") and f"| dense | {budget} |" in line
                    for line in pooled.splitlines()), label
-    assert any(line.startswith("| tree_cc depth=2") and "| tree_dense |" in line
+    assert any(line.startswith("| tree_cc depth=1") and "| tree_dense |" in line
                for line in pooled.splitlines())
     cells = report.split("## Every method against dense, per cell")[1].split("\n## ")[0]
     assert "| method | budget | nnz W | MACs | params |" in cells

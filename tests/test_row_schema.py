@@ -67,10 +67,11 @@ def test_each_method_matches_dense_on_the_budget_it_names(rows):
         budget = row["budget"]
         if budget == "nnz_weights" or budget == "trainable_parameters":
             assert row[budget] == dense[budget], row["method"]
-        elif budget == "macs_per_example":  # tree_cc: dense's plus its gating units'
-            assert row[budget] == dense[budget] + row["depth"] * TASK.n_inputs, row["method"]
-        else:
-            assert budget == "none" and row["method"] in {"dense", "wide_dense", "tree_dense"}
+        elif budget == "macs_per_example":  # tree_cc: its gates paid for with hidden units
+            assert row[budget] <= dense[budget], row["method"]
+        else:  # tree_cc at h=2 cannot pay for 3 gates: a reference, and its row says so
+            assert budget == "none" and row["method"] in {"dense", "wide_dense", "tree_dense",
+                                                          "tree_cc"}
         # a forward pass touches every weight, except in the tree, which holds more than it uses
         more_than_used = row["method"] == "tree_cc"
         assert (row["macs_per_example"] < row["nnz_weights"]) == more_than_used, row["method"]

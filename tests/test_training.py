@@ -82,14 +82,15 @@ def test_fpe_expands_the_dense_model_exactly_as_it_stood_after_warm_up():
     # Rebuild the warm-up by hand from the documented streams: same init, same data order.
     from satbench.models import MLP
 
-    dense = MLP(TASK.n_inputs, 4, 1, torch_generator(context.seed, "init"))
+    dense = MLP(TASK.n_inputs, 4, 1, torch_generator(context.seed, "init", cell=context.cell))
     train_steps(dense, make_optimizer(dense, context.learning_rate), dataset.inputs("train"),
                 dataset.targets("train"), first_step=0, steps=context.warmup_steps,
-                batch_size=context.batch_size, seed=context.seed)
+                batch_size=context.batch_size, seed=context.seed, cell=context.cell)
     assert same_weights(dense, trained["dense"].model)
     fpe = trained["fpe"]
     expansion = expand(dense, 2, "random", SplitContext.for_formula(dataset.formula, "pm1"),
-                       numpy_rng(context.seed, "split"), output_scale=fpe.run.params.output_scale)
+                       numpy_rng(context.seed, "split", cell=context.cell),
+                       output_scale=fpe.run.params.output_scale)
     assert same_weights(expansion.model, fpe.model)
 
 

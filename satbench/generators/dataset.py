@@ -131,7 +131,7 @@ def build_dataset(spec: TaskSpec, formula: Formula | None = None) -> Dataset:
     """
     check_dataset_memory(spec)
     formula = formula_for_task(spec, formula)
-    rng = numpy_rng(spec.seed, "dataset")
+    rng = numpy_rng(spec.seed, "dataset", cell=spec.data_cell)  # satbench.rng
     positives = {"train": round(spec.positive_fraction * spec.n_train),
                  "test": round(spec.positive_fraction * spec.n_test)}
     in_train = {True: positives["train"], False: spec.n_train - positives["train"]}

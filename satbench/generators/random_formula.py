@@ -8,7 +8,7 @@ from satbench.errors import SatbenchError
 from satbench.generators.formula import Formula
 from satbench.memory import check_formula_memory
 from satbench.rng import numpy_rng
-from satbench.specs import FORMS, check_counts, max_distinct_clauses
+from satbench.specs import FORMS, SUPPORTS, check_counts, formula_cell, max_distinct_clauses
 
 # Formulas of this many clauses or more come from the batched sampler: the same distribution as
 # the one-at-a-time one, whose per-clause Python cost is seconds at 10^5 clauses (smaller formulas
@@ -16,9 +16,12 @@ from satbench.specs import FORMS, check_counts, max_distinct_clauses
 BATCHED_FROM = 10_000
 
 
-def planted_assignment(n_vars: int, seed: int) -> np.ndarray:
-    """The planted assignment (bool, variable v at index v-1) that random_formula plants."""
-    return numpy_rng(seed, "planted-assignment").integers(0, 2, n_vars).astype(bool)
+def planted_assignment(n_vars: int, seed: int, n_clauses: int, width: int = 3,
+                       support: str = "shared") -> np.ndarray:
+    """The planted assignment (bool, variable v at index v-1) that random_formula plants in the
+    planted cnf of these fields (its formula cell seeds it, satbench.rng)."""
+    cell = formula_cell(n_vars, n_clauses, width, "cnf", True, support)
+    return numpy_rng(seed, "planted-assignment", cell=cell).integers(0, 2, n_vars).astype(bool)
 
 
 def random_formula(
@@ -29,8 +32,12 @@ def random_formula(
 
     support 'disjoint' instead gives each clause its own k variables (a read-once formula): a
     random permutation of the variables is cut into m blocks of k, signs uniform. With
-    planted=True (cnf only) every clause is satisfied by planted_assignment(n_vars, seed), so
-    the formula is satisfiable.
+    planted=True (cnf only) every clause is satisfied by planted_assignment(n_vars, seed,
+    n_clauses, width, support), so the formula is satisfiable.
+
+    Every stream is seeded from the seed and the formula cell (satbench.specs.formula_cell: all
+    the arguments but the seed), so at one seed formulas of different shapes are drawn
+    independently: none is a prefix of another.
     """
     if form not in FORMS:
         raise SatbenchError(f"form: expected one of {', '.join(FORMS)}, got {form!r}")
@@ -39,26 +46,27 @@ def random_formula(
                             "is always satisfiable)")
     check_counts(n_vars, n_clauses, width, planted, support)
     check_formula_memory(n_vars, n_clauses, width, planted, support)
-    keep = planted_assignment(n_vars, seed) if planted else None
-    if support == "disjoint":
-        return Formula(n_vars, _disjoint(n_vars, n_clauses, width, keep, seed), form)
-    if support != "shared":
+    if support not in SUPPORTS:
         raise SatbenchError(f"support: expected one of shared, disjoint, got {support!r}")
-    rng = numpy_rng(seed, "formula")
+    cell = formula_cell(n_vars, n_clauses, width, form, planted, support)
+    keep = planted_assignment(n_vars, seed, n_clauses, width, support) if planted else None
+    if support == "disjoint":
+        return Formula(n_vars, _disjoint(n_vars, n_clauses, width, keep,
+                                         numpy_rng(seed, "formula-disjoint", cell=cell)), form)
+    rng = numpy_rng(seed, "formula", cell=cell)
     if 2 * n_clauses >= max_distinct_clauses(n_vars, width, planted):
         clauses = _choose_from_all(n_vars, n_clauses, width, keep, rng)
     elif n_clauses >= BATCHED_FROM:
         clauses = _batched_rejection_sample(n_vars, n_clauses, width, keep,
-                                            numpy_rng(seed, "formula-batched"))
+                                            numpy_rng(seed, "formula-batched", cell=cell))
     else:
         clauses = _rejection_sample(n_vars, n_clauses, width, keep, rng)
     return Formula(n_vars, tuple(clauses), form)
 
 
-def _disjoint(n_vars, n_clauses, width, keep, seed) -> tuple[tuple[int, ...], ...]:
+def _disjoint(n_vars, n_clauses, width, keep, rng) -> tuple[tuple[int, ...], ...]:
     """m clauses on disjoint blocks of k variables; a planted assignment's one violating sign
     pattern per clause is redrawn (rejection keeps the other patterns uniform)."""
-    rng = numpy_rng(seed, "formula-disjoint")
     blocks = rng.permutation(n_vars)[: n_clauses * width].reshape(n_clauses, width)
     clauses = []
     for variables in np.sort(blocks, axis=1):

@@ -5,7 +5,9 @@ A method trains inside a TrainingContext shared by all methods of a run (task, d
 schedule T1 + T2, optimizer, seed). It either starts from scratch at step 0 and trains T1 + T2
 steps, or starts from the dense model's state after T1 (`starts_from = "dense"`) and trains the
 T2 steps after it with a fresh optimizer. Every method sees the same data order: batch `step` is
-the same rows for all of them (satbench.models.training.batch_indices).
+the same rows for all of them (satbench.models.training.batch_indices). Every stream a method
+draws is seeded from the run seed and the context's cell (satbench.rng: Setup.rng,
+Setup.generator), so methods of one context share their random numbers and cells do not.
 """
 
 import copy
@@ -15,11 +17,14 @@ from dataclasses import dataclass, field
 from satbench.errors import SatbenchError
 from satbench.models import MLP
 from satbench.models.training import WeightDropout, make_optimizer, train_steps
-from satbench.rng import torch_generator
+from satbench.rng import run_numpy_rng, run_torch_generator
 from satbench.specs import TrainingContext, check_int, spec_field
 
 # What a method holds equal to the dense baseline: a row column, or none (a reference).
 BUDGETS = ("nnz_weights", "macs_per_example", "trainable_parameters", "none")
+# How far a method's measured cost may exceed dense's in the column it names, relative to
+# dense's: none. A method at "the same budget" costs at most what dense costs, at every cell.
+BUDGET_TOLERANCE = 0.0
 
 
 @dataclass(frozen=True)
@@ -71,11 +76,18 @@ class Setup:
         """A fresh Adam optimizer with the context's learning rate and weight decay."""
         return make_optimizer(model, self.context.learning_rate, self.context.weight_decay)
 
+    def rng(self, stream: str, *extra: int):
+        """The run's numpy stream `stream` (the context's seed and cell, satbench.rng)."""
+        return run_numpy_rng(self.context, stream, *extra)
+
+    def generator(self, stream: str, *extra: int):
+        """The run's torch stream `stream` (the context's seed and cell, satbench.rng)."""
+        return run_torch_generator(self.context, stream, *extra)
+
     def fresh_model(self, width: int, stream: str) -> MLP:
-        """A new MLP of `width` hidden units, initialised from the run seed's `stream`."""
+        """A new MLP of `width` hidden units, initialised from the run's `stream`."""
         task = self.context.task
-        return MLP(task.n_inputs, width, task.n_outputs,
-                   torch_generator(self.context.seed, stream))
+        return MLP(task.n_inputs, width, task.n_outputs, self.generator(stream))
 
 
 class Method:
@@ -97,6 +109,13 @@ class Method:
 
     def hidden_width(self, params, context: TrainingContext) -> int:
         return context.neurons
+
+    def budget_for(self, params, context: TrainingContext) -> str:
+        """The budget this run holds equal to dense's (its row's `budget`): `budget`, unless
+        the method cannot meet it in this context and says so (tree_cc at the smallest h).
+        tests/test_budgets.py measures every built-in method against dense at every preset
+        cell: a declared budget must hold within BUDGET_TOLERANCE."""
+        return self.budget
 
     def build(self, params, setup: Setup) -> Built:
         raise NotImplementedError
@@ -144,7 +163,7 @@ def adam_steps(model: MLP, optimizer, setup: Setup, first_step: int, steps: int,
         train_steps(model, optimizer, setup.dataset.inputs("train"),
                     setup.dataset.targets("train"), first_step=first, steps=count,
                     batch_size=context.batch_size, seed=context.seed, on_step=on_step,
-                    dropout=dropout)
+                    dropout=dropout, cell=context.cell)
 
     if snapshot_at is None or not first_step <= snapshot_at < first_step + steps:
         run(first_step, steps)

@@ -50,7 +50,7 @@ from satbench.models.fpe import prune_to_budget
 from satbench.models.mlp import ACTIVATIONS
 from satbench.models.splitters import SplitContext
 from satbench.models.training import batch_indices
-from satbench.rng import torch_generator
+from satbench.rng import run_torch_generator
 from satbench.specs import check_int, spec_field
 
 OPTIMIZERS = {"adam": Adam, "adamw": AdamW}
@@ -111,7 +111,7 @@ class Bimt(Method):
     def build(self, params, setup: Setup) -> Built:
         task = setup.context.task
         return Built(BimtMLP(task.n_inputs, self.hidden_width(params, setup.context),
-                             task.n_outputs, torch_generator(setup.context.seed, "init-wide"),
+                             task.n_outputs, run_torch_generator(setup.context, "init-wide"),
                              layer_distance=params.layer_distance,
                              activation=params.bimt_activation))
 
@@ -147,7 +147,8 @@ def bimt_steps(model: BimtMLP, params, setup: Setup, snapshot_at: int | None, on
     for step in range(steps):
         if step == snapshot_at:
             late = copy.deepcopy(model)
-        rows = batch_indices(len(inputs), context.batch_size, step, context.seed)
+        rows = batch_indices(len(inputs), context.batch_size, step, context.seed,
+                             context.cell)
         x, y = (inputs, targets) if rows is None else (inputs[rows], targets[rows])
         cost = connection_cost(model, biases=step >= 3 * steps // 4)
         loss = F.binary_cross_entropy_with_logits(model(x), y) \

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from satbench.errors import SatbenchError
 from satbench.methods.base import Built, Method, Setup
 from satbench.models.training import WeightDropout
-from satbench.rng import torch_generator
+from satbench.rng import run_torch_generator
 from satbench.specs import spec_field
 
 
@@ -44,4 +44,4 @@ class DropConnect(Method):
         return Built(copy.deepcopy(setup.warm))
 
     def weight_dropout(self, params, context) -> WeightDropout:
-        return WeightDropout(1.0 - float(params.drop), torch_generator(context.seed, "dropconnect"))
+        return WeightDropout(1.0 - float(params.drop), run_torch_generator(context, "dropconnect"))

@@ -22,7 +22,7 @@ import torch
 
 from satbench.methods.base import Built, Method, Setup
 from satbench.models.fixed_classifier import FixedClassifierMLP, fixed_projection
-from satbench.rng import torch_generator
+from satbench.rng import run_torch_generator
 
 
 def reinvested_width(dense_width: int, n_inputs: int, n_outputs: int) -> tuple[int, int]:
@@ -52,15 +52,15 @@ class FixedClassifier(Method):
         full, remainder = reinvested_width(context.neurons, d, o)
         width = self.hidden_width(params, context)
         projection, kind = fixed_projection(o, width,
-                                            torch_generator(context.seed, "fixed-classifier"))
+                                            run_torch_generator(context, "fixed-classifier"))
         model = FixedClassifierMLP(d, width, o,
-                                   torch_generator(context.seed, "init-fixed-classifier"),
+                                   run_torch_generator(context, "init-fixed-classifier"),
                                    projection, kind)
         if remainder:
             mask = torch.ones(width, d, dtype=torch.bool)
             mask[full] = False
-            kept = torch.randperm(d, generator=torch_generator(context.seed,
-                                                               "fixed-classifier-mask"))
+            kept = torch.randperm(d, generator=run_torch_generator(context,
+                                                                   "fixed-classifier-mask"))
             mask[full, kept[:remainder]] = True
             model.fc1.set_mask(mask)
         return Built(model)

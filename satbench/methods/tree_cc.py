@@ -2,11 +2,13 @@
 Increasing the Capacity-to-Computation Ratio for Conditional Computation in Deep Learning",
 arXiv 1406.7362; no official code exists), and tree_dense, its matched-parameter reference.
 
-tree_cc is the dense MLP of h hidden units whose first layer is one of 2^k matrices, picked per
-example by k fixed gates (satbench.models.tree.TreeMLP): each leaf's matrix is the sum of the k + 1
-node matrices on its root-to-leaf path. It trains T1 + T2 steps from scratch, like dense, and
-starts as exactly dense's initial model (the same "init" stream, nodes below the root at zero), so
-the two runs are paired from the first step. Choices where the paper leaves room, or where this
+tree_cc is an MLP of h' hidden units whose first layer is one of 2^k matrices, picked per example
+by k fixed gates (satbench.models.tree.TreeMLP): each leaf's matrix is the sum of the k + 1 node
+matrices on its root-to-leaf path. h' (`paid_width`) is the most units whose multiply-adds, the
+gates' included, fit in dense's (see Budget below). It trains T1 + T2 steps from scratch, like
+dense, from dense's "init" stream (nodes below the root at zero): where the gates cost nothing
+(never: h' < h whenever k >= 1) it would start as dense's initial model; at h' < h its root holds
+the first h' rows of dense's initial W1. Choices where the paper leaves room, or where this
 setting differs from it:
 - Gates: the paper's sign bits are hidden units of a lower layer; here they read the input
   directly, and, having no gradient, stay as initialised: fixed random hyperplanes from the run
@@ -22,12 +24,16 @@ setting differs from it:
 - Node decay: the paper's time-aware weight decay, lambda = `node_decay`: a node unused for dt
   steps is scaled by (1 - lr * lambda)^dt when next used, as if it had been decayed at every step
   (satbench.models.tree.LazyNodeDecay); every node is brought up to date at the end.
-- Budget: tree_cc is held to dense's multiply-adds. An example costs dense's h*d + o*h plus the
-  gates' k*d (summing the path is additions, and at inference the 2^k leaf matrices can be
-  summed in advance), while its learned weights are (2^(k+1) - 1) h d + o h. At the 96-variable
-  pm1 task, h = 8, one output and k = 3, that is 14.9 times dense's weights for 1.37 times its
-  multiply-adds (10.8 times the learned weights per multiply-add); k = 1 gives 2.9 and 1.12, k = 6
-  gives 123 and 1.7 (at 32 inputs).
+- Budget: tree_cc is held to dense's multiply-adds per example, gates included, with no
+  tolerance (satbench.methods.base.BUDGET_TOLERANCE; tests/test_budgets.py checks it at every
+  preset cell). An example costs h' d + o h' for its leaf's layer and W2 (summing the path is
+  additions, and at inference the 2^k leaf matrices can be summed in advance) plus k d for the
+  gates; dense costs h (d + o). So h' = floor((h (d + o) - k d) / (d + o)), about h - k: each
+  gate is paid for with one hidden unit. Its learned weights are (2^(k+1) - 1) h' d + o h'. At the
+  96-variable pm1 task, one output, h = 8 and k = 3: h' = 5, 9.3 times dense's weights for 0.99
+  times its multiply-adds. Where not even one unit and the gates fit (h (d + o) < d + o + k d: at
+  h = 2 with k >= 2, say), tree_cc trains one unit and its row says budget "none": it is then a
+  reference that costs more than dense, not a method at dense's budget.
 - Metrics: first_layers gives one group per leaf the inputs reach (its rows, its matrix, the
   hidden bias), and the interference metrics are averaged over leaves weighted by their rows.
   The method's own outcome is `leaf_entropy`, the entropy in bits of the test split's leaves.
@@ -49,7 +55,7 @@ from satbench.methods.base import Built, Method, Setup, late_step
 from satbench.models.adam import Adam, SparseAdam
 from satbench.models.training import batch_indices
 from satbench.models.tree import LazyNodeDecay, TreeMLP, tree_trainable_parameters
-from satbench.rng import torch_generator
+from satbench.rng import run_torch_generator
 from satbench.specs import check_int, spec_field
 
 MAX_DEPTH = 10  # 2^11 - 1 node matrices per model: deeper trees are beyond this benchmark
@@ -121,7 +127,8 @@ def train_tree(model: TreeMLP, setup: Setup, first: int, steps: int, decay,
     for step in range(first, first + steps):
         if step == late_at:
             late = training.settled_copy(step - first)
-        rows = batch_indices(len(inputs), context.batch_size, step, context.seed)
+        rows = batch_indices(len(inputs), context.batch_size, step, context.seed,
+                             context.cell)
         x, y = (inputs, targets) if rows is None else (inputs[rows], targets[rows])
         training.step(x, y, step - first)
         if on_step is not None:
@@ -130,9 +137,16 @@ def train_tree(model: TreeMLP, setup: Setup, first: int, steps: int, decay,
     return late
 
 
+def paid_width(n_inputs: int, n_hidden: int, n_outputs: int, depth: int) -> int:
+    """The most hidden units h' whose multiply-adds per example with the depth gates',
+    h' (d + o) + k d, stay within dense's h (d + o); 0 when not even one fits."""
+    return max(0, (n_hidden * (n_inputs + n_outputs) - depth * n_inputs)
+               // (n_inputs + n_outputs))
+
+
 class TreeCC(Method):
     name = "tree_cc"
-    version = "1"
+    version = "2"  # 1 held h units and did not pay for its gates
     summary = ("tree-structured conditional computation (Cho & Bengio 2014): k fixed gates pick "
                "one of 2^k first layers, each a sum of k + 1 tree nodes")
     params = TreeParams
@@ -147,11 +161,21 @@ class TreeCC(Method):
             raise SatbenchError(f"node_decay: expected a number in [0, 1 / learning_rate] "
                                 f"(a decay factor in [0, 1]), got {params.node_decay!r}")
 
+    def hidden_width(self, params, context) -> int:
+        task = context.task
+        return max(1, paid_width(task.n_inputs, context.neurons, task.n_outputs, params.depth))
+
+    def budget_for(self, params, context) -> str:
+        task = context.task
+        paid = paid_width(task.n_inputs, context.neurons, task.n_outputs, params.depth)
+        return self.budget if paid >= 1 else "none"
+
     def build(self, params, setup: Setup) -> Built:
         context, task = setup.context, setup.context.task
-        model = TreeMLP(task.n_inputs, context.neurons, task.n_outputs, params.depth,
-                        torch_generator(context.seed, "init"),
-                        torch_generator(context.seed, "tree-gates"))
+        model = TreeMLP(task.n_inputs, self.hidden_width(params, context), task.n_outputs,
+                        params.depth,
+                        run_torch_generator(context, "init"),
+                        run_torch_generator(context, "tree-gates"))
         model.split_gates_(setup.dataset.inputs("train"))
         return Built(model)
 
@@ -166,14 +190,16 @@ class TreeCC(Method):
 
 
 def matched_width(n_inputs: int, n_hidden: int, n_outputs: int, depth: int) -> int:
-    """The dense width whose trainable parameters H' (d + 1 + o) + o are nearest tree_cc's."""
-    tree = tree_trainable_parameters(n_inputs, n_hidden, n_outputs, depth)
+    """The dense width whose trainable parameters H' (d + 1 + o) + o are nearest those of
+    tree_cc's tree at dense width h = n_hidden (which has max(1, paid_width) units)."""
+    width = max(1, paid_width(n_inputs, n_hidden, n_outputs, depth))
+    tree = tree_trainable_parameters(n_inputs, width, n_outputs, depth)
     return round((tree - n_outputs) / (n_inputs + 1 + n_outputs))
 
 
 class TreeDense(Method):
     name = "tree_dense"
-    version = "1"
+    version = "2"  # 1 matched a tree of h units; tree_cc has paid_width units since its version 2
     summary = ("tree_cc's matched-parameter reference: a dense MLP as wide as tree_cc's "
                "trainable parameters allow, from scratch")
     params = TreeDenseParams

@@ -1,7 +1,8 @@
 """Full-batch or mini-batch Adam training of an MLP with fixed masks.
 
-The data order is a pure function of (seed, step), so every method of a context sees the same
-batches at the same step, and a phase that resumes at step T1 continues the same sequence.
+The data order is a pure function of (seed, cell, step), so every method of a context (one cell,
+satbench.rng) sees the same batches at the same step, and a phase that resumes at step T1
+continues the same sequence.
 """
 
 from collections.abc import Callable
@@ -18,13 +19,16 @@ def make_optimizer(model: torch.nn.Module, learning_rate: float, weight_decay: f
     return Adam(model.parameters(), lr=learning_rate, weight_decay=weight_decay)
 
 
-def batch_indices(n_rows: int, batch_size: int, step: int, seed: int) -> torch.Tensor | None:
-    """The rows of batch `step`; None means the full batch."""
+def batch_indices(n_rows: int, batch_size: int, step: int, seed: int,
+                  cell: str | None = None) -> torch.Tensor | None:
+    """The rows of batch `step`; None means the full batch. cell: the context's
+    (TrainingContext.cell), which seeds the data order with the seed."""
     if batch_size == 0 or batch_size >= n_rows:
         return None
     per_epoch = n_rows // batch_size
     epoch, position = divmod(step, per_epoch)
-    order = torch.randperm(n_rows, generator=torch_generator(seed, "data-order", epoch))
+    order = torch.randperm(n_rows, generator=torch_generator(seed, "data-order", epoch,
+                                                                cell=cell))
     return order[position * batch_size : (position + 1) * batch_size]
 
 
@@ -56,12 +60,12 @@ class WeightDropout:
 
 def train_steps(model, optimizer, inputs, targets, *, first_step: int, steps: int,
                 batch_size: int, seed: int, on_step: Callable[[int], None] | None = None,
-                dropout: WeightDropout | None = None) -> None:
+                dropout: WeightDropout | None = None, cell: str | None = None) -> None:
     """Steps first_step .. first_step+steps-1 of the shared schedule; on_step(1) after each.
     dropout: DropConnect's masks, drawn anew every step."""
     model.train()
     for step in range(first_step, first_step + steps):
-        rows = batch_indices(len(inputs), batch_size, step, seed)
+        rows = batch_indices(len(inputs), batch_size, step, seed, cell)
         x, y = (inputs, targets) if rows is None else (inputs[rows], targets[rows])
         logits = model(x) if dropout is None else dropout.logits(model, x)
         loss = F.binary_cross_entropy_with_logits(logits, y)

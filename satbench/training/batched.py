@@ -36,7 +36,7 @@ can flip and, through Adam's normalised step, kick one trajectory, after which t
 drift visibly apart while its predictions stay almost all the same.
 
 Data: each model reads its own rows: the full training split, or the rows `batch_indices(n,
-batch_size, step, seed)` gives at its own data step (each epoch's permutation drawn once).
+batch_size, step, seed, cell)` gives at its own data step (each epoch's permutation drawn once).
 
 Schedule per context, as in train_runs: dense (when asked for, or needed for its state at T1) and
 the methods that need nothing from it start at step 0; when dense reaches T1 it is copied out
@@ -272,10 +272,11 @@ class _Job:
 
 
 class _Rows:
-    """batch_indices(n_rows, batch_size, step, seed) for runs of steps, each epoch drawn once."""
+    """batch_indices(n_rows, batch_size, step, seed, cell) for runs of steps, each epoch drawn
+    once."""
 
-    def __init__(self, n_rows: int, batch_size: int, seed: int):
-        self.n_rows, self.batch_size, self.seed = n_rows, batch_size, seed
+    def __init__(self, n_rows: int, batch_size: int, seed: int, cell: str | None = None):
+        self.n_rows, self.batch_size, self.seed, self.cell = n_rows, batch_size, seed, cell
         self.per_epoch = n_rows // batch_size
         self.epochs: OrderedDict[int, torch.Tensor] = OrderedDict()
 
@@ -284,7 +285,8 @@ class _Rows:
             self.epochs.move_to_end(epoch)
         else:
             order = torch.randperm(self.n_rows,
-                                   generator=torch_generator(self.seed, "data-order", epoch))
+                                   generator=torch_generator(self.seed, "data-order", epoch,
+                                                             cell=self.cell))
             self.epochs[epoch] = order[: self.per_epoch * self.batch_size].view(
                 self.per_epoch, self.batch_size)
             if len(self.epochs) > EPOCH_CACHE:
@@ -468,10 +470,11 @@ class _Segment:
             self.sources = []
             for job in jobs:
                 context = job.owner.context
-                stream_key = (id(job.owner.dataset), context.batch_size, context.seed)
+                stream_key = (id(job.owner.dataset), context.batch_size, context.seed,
+                              context.cell)
                 if stream_key not in streams:
                     streams[stream_key] = _Rows(context.task.n_train, context.batch_size,
-                                                context.seed)
+                                                context.seed, context.cell)
                 self.sources.append(streams[stream_key])
             self.offsets = torch.tensor([data.offset[id(job.owner.dataset)] for job in jobs])
             self.x = _aligned_blocks(k, (rows, d))

@@ -34,7 +34,8 @@ def run_columns(run) -> dict:
     """The columns that say what ran: keys, method, its params, the context and the task."""
     method = run.trainer
     return {"run_key": run.key, "context_key": run.run_key, "method": run.method,
-            "method_params": ",".join(spec_columns(run.params)), "budget": method.budget,
+            "method_params": ",".join(spec_columns(run.params)),
+            "budget": method.budget_for(run.params, run.context),
             "compare_with": ",".join(method.compare_with),
             **spec_columns(run.params), **spec_columns(run.context),
             **spec_columns(run.context.task)}

@@ -13,7 +13,6 @@ import torch
 
 from satbench.methods import Built, Method, Setup, alpha_field, register_method
 from satbench.methods.base import check_alpha
-from satbench.rng import numpy_rng
 
 
 @dataclass(frozen=True)
@@ -27,7 +26,7 @@ def random_masks(setup: Setup, width: int) -> tuple[torch.Tensor, torch.Tensor]:
     task, h = setup.context.task, setup.context.neurons
     d, o = task.n_inputs, task.n_outputs
     n1, n2 = width * d, o * width
-    keep = numpy_rng(setup.context.seed, "random-sparse-mask").permutation(n1 + n2)[:h * d + o * h]
+    keep = setup.rng("random-sparse-mask").permutation(n1 + n2)[:h * d + o * h]
     flat = torch.zeros(n1 + n2, dtype=torch.bool)
     flat[torch.as_tensor(keep)] = True
     return flat[:n1].reshape(width, d), flat[n1:].reshape(o, width)
