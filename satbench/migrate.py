@@ -7,7 +7,8 @@ layout 1 stored once per (alpha, split) of a context is stored once. Those copie
 from the same context and seed, so they must agree bitwise; the migration checks that and stops,
 writing nothing, if they do not.
 
-Each converted row gets the columns of today's rows: run_key and context_key from the new keys,
+Each converted row gets the columns of today's rows: run_key and context_key as seeding scheme 1
+keys them (today's code draws other random numbers, so it never reuses them as its own runs),
 the spec columns generated from the new specs (positive_fraction and formula_fingerprint were not
 recorded in layout 1 and are taken from the stored TaskSpec), and every stored outcome column
 unchanged, except `gram`, which is kept for training seed 0 only, as satbench 0.4 writes it.
@@ -93,6 +94,10 @@ def convert_row(row: dict, spec: dict) -> tuple[RunSpec, dict]:
             raise SatbenchError(f"{column}: the row says {row[column]!r}, its spec "
                                 f"{new[column]!r}")
     new.update({k: v for k, v in row.items() if k not in OLD_SPEC_COLUMNS})
+    # Keyed as satbench 0.2 keyed them (seeding scheme 1), which today's runs never are: a sweep
+    # retrains them rather than reuse rows drawn from other random numbers, and verify names
+    # them as stale instead of reporting drift.
+    new["run_key"], new["context_key"] = run.key_under(1), context.key_under(1)
     if run.context.seed != 0:
         new["gram"] = None  # kept for training seed 0 only, as satbench 0.4 stores it
     return run, new
@@ -144,14 +149,15 @@ def migrate_store(directory) -> Migration | None:
                 run, new = convert_row(row, spec)
             except SatbenchError as error:
                 raise SatbenchError(f"{path}: {row.get('method')}: {error}") from None
-            if run.key in converted:
-                if not _same_outcome(converted[run.key][1], new):
+            key = new["run_key"]
+            if key in converted:
+                if not _same_outcome(converted[key][1], new):
                     raise SatbenchError(
                         f"{path}: {run.describe()}: differs from the same run stored in "
-                        f"{converted[run.key][2]}; nothing was migrated")
+                        f"{converted[key][2]}; nothing was migrated")
                 duplicates += 1
                 continue
-            converted[run.key] = (run, new, path)
+            converted[key] = (run, new, path)
     manifests = sorted((directory / "sweeps").glob("*.json"))
     specs = []
     for path in manifests:

@@ -18,8 +18,8 @@ import pytest
 from satbench.cli import main
 from satbench.errors import SatbenchError
 from satbench.migrate import migrate_store
-from satbench.store import LAYOUT_1_SCHEMA, SCHEMA, read_results, run_path, runs_dir
-from satbench.sweeps.verify import retrain_check, stored_runs
+from satbench.store import LAYOUT_1_SCHEMA, SCHEMA, read_results, runs_dir
+from satbench.sweeps.verify import stored_runs
 
 STORE_0_2 = Path(__file__).resolve().parent / "data" / "store-0.2"  # real satbench 0.2 files
 ARMS = ("dense", "fpe", "wide_dense")  # the quick preset's arms in satbench 0.2
@@ -123,7 +123,9 @@ def test_migrate_converts_a_store_keeps_the_old_files_and_runs_once(old_store, c
     (manifest_file,) = (old_store / "sweeps").glob("*.json")
     converted = json.loads(manifest_file.read_text())
     assert converted["spec"]["methods"] == list(ARMS)
-    assert set(rows["run_key"]) <= set(converted["run_keys"])
+    # The manifest names today's keys; the migrated rows keep scheme 1's, so a sweep retrains.
+    assert converted["run_keys"] and not set(rows["run_key"]) & set(
+        converted["run_keys"])
     # A second migration finds the store current and changes nothing.
     before = snapshot(old_store)
     status, _, err = run_cli(capsys, "migrate", old_store)
@@ -161,29 +163,26 @@ def test_migrate_says_a_store_of_today_is_already_current_and_touches_nothing(tm
     assert snapshot(tmp_path) == before
 
 
-def test_commands_work_on_a_migrated_store(old_store, capsys):
+def test_commands_work_on_a_migrated_store_and_retrain_its_runs(old_store, capsys):
+    """Migrated rows are kept, keyed as satbench 0.2 keyed them (seeding scheme 1): today's code
+    draws other random numbers, so a run of the same spec trains anew beside them."""
     assert main(["migrate", str(old_store)]) == 0
     capsys.readouterr()
+    before = {path.name for path in runs_dir(old_store).glob("*.parquet")}
     argv = ["run", "--neurons", "8", "--clauses", "8", "--seed", "1", "--methods",
-            "dense,fpe,wide_dense", "--split", "random", "--no-progress", "--out",
-            str(old_store)]
-    assert main(argv) == 0  # the quick preset's runs, already stored: nothing to train
-    assert "found 3 of 3 runs already finished" in capsys.readouterr().err
+            "dense,wide_dense", "--no-progress", "--out", str(old_store)]
+    assert main(argv) == 0
+    assert "stored 2 runs" in capsys.readouterr().err
+    after = {path.name for path in runs_dir(old_store).glob("*.parquet")}
+    assert before < after and len(after - before) == 2
+    assert len(read_results(old_store).filter(pl.col("neurons") == 8)) > 2  # old rows too
 
 
-def test_migrated_runs_retrain_to_their_stored_rows(old_store):
-    """Today's code retrains converted runs (the dense baseline and FPE with the clause split of
-    h=4, m=16, seed 2; a few seconds each) to satbench 0.2's rows: every count, name and flag,
-    and the floats up to the platform rounding verify allows, since 0.2 computed natively on
-    another CPU (and with torch's square root in Adam)."""
+def test_verify_names_migrated_runs_as_stale_instead_of_retraining_them(old_store):
     migrate_store(old_store)
-    runs = stored_runs(old_store)
-    chosen = [run for run in runs.values()
-              if (run.context.neurons, run.context.task.n_clauses, run.context.seed) == (4, 16, 2)
-              and run.method in ("dense", "fpe")]
-    assert len(chosen) == 2 and all(run_path(old_store, run.key).exists() for run in chosen)
-    check, _ = retrain_check(old_store, chosen)
-    assert check.drift == [] and check.rounded > 0
+    with pytest.raises(SatbenchError, match=r"stored by an earlier satbench under another key "
+                                            r"\((\d+) of \1 runs\)"):
+        stored_runs(old_store)
 
 
 def test_a_dense_run_stored_differently_in_two_files_stops_the_migration(old_store):

@@ -75,6 +75,13 @@ def stored_runs(store) -> dict[str, RunSpec]:
         except SatbenchError as error:
             raise SatbenchError(f"{path}: {error} (a run made with a plugin needs it installed "
                                 f"or given with --plugin)") from None
+    stale = [key for key, run in specs.items() if run.key != key]
+    if stale:
+        raise SatbenchError(
+            f"{runs_dir(store) / stale[0]}.parquet: stored by an earlier satbench under another "
+            f"key ({len(stale)} of {len(specs)} runs): today's seeding scheme or method/splitter "
+            f"version draws other numbers, so these rows cannot be verified; retrain them into "
+            f"a new store")
     return specs
 
 
