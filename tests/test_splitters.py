@@ -132,33 +132,35 @@ def test_clause_split_keeps_both_literal_inputs_of_a_variable_together(context, 
         assert np.array_equal(row[:n_vars], row[n_vars:])
 
 
-@pytest.mark.parametrize(("n_vars", "n_clauses", "seed"),
-                         [(12, 8, 0), (12, 8, 1), (14, 16, 3), (14, 16, 6), (16, 12, 6),
-                          (16, 4, 2), (16, 5, 4)])
-def test_clause_split_finds_the_best_balanced_bisection_on_small_formulas(n_vars, n_clauses,
-                                                                          seed):
-    # A regression check on fixed shared-variable formulas against every balanced bisection,
-    # scored independently of the splitter's code (the algorithm is a heuristic, not exact in
-    # general): whole clauses minus alpha/m per colliding pair, the module docstring's score.
-    formula = random_formula(n_vars, n_clauses, 3, "dnf", seed=seed)
-    context = SplitContext.for_formula(formula)
-    variables = np.array([[abs(lit) - 1 for lit in clause] for clause in formula.clauses])
+def test_clause_split_is_near_the_best_balanced_bisection_on_small_formulas():
+    """Against every balanced bisection of 72 small shared-variable formulas, scored
+    independently of the splitter's code by the module docstring's score (whole clauses minus
+    alpha/m per colliding pair). The algorithm is a heuristic: it must reach the optimum in at
+    least 95% of them and never fall more than one colliding pair short."""
+    misses = []
+    for n_vars in (12, 14, 16):
+        labels = np.zeros((math.comb(n_vars - 1, n_vars // 2 - 1), n_vars), dtype=int)
+        # Variable 0 goes to group 1 without loss of generality.
+        for row, half in enumerate(itertools.combinations(range(1, n_vars), n_vars // 2 - 1)):
+            labels[row, [0, *half]] = 1
+        for n_clauses, seed in itertools.product((3, 4, 6, 8, 12, 16), range(4)):
+            formula = random_formula(n_vars, n_clauses, 3, "dnf", seed=seed)
+            variables = np.array([[abs(lit) - 1 for lit in clause] for clause in formula.clauses])
 
-    def score(labels):
-        groups = labels[variables]
-        whole = (groups == groups[:, :1]).all(axis=1)
-        held = np.bincount(groups[whole, 0], minlength=2)
-        pairs = sum(int(q) * (int(q) - 1) // 2 for q in held)
-        return Fraction(int(whole.sum())) - Fraction(2, n_clauses) * pairs
+            def score(labels):
+                groups = labels[:, variables]
+                whole = (groups == groups[:, :, :1]).all(axis=2)
+                held = np.stack([(whole & (groups[:, :, 0] == c)).sum(axis=1) for c in (0, 1)])
+                pairs = (held * (held - 1) // 2).sum(axis=0)
+                return [Fraction(int(w)) - Fraction(2, n_clauses) * int(p)
+                        for w, p in zip(whole.sum(axis=1), pairs, strict=True)]
 
-    got = score(clause_partition(context, 2, numpy_rng(seed, "t")).astype(int))
-    best = Fraction(-n_clauses**2)
-    # Variable 0 goes to group 1 without loss of generality.
-    for half in itertools.combinations(range(1, n_vars), n_vars // 2 - 1):
-        labels = np.zeros(n_vars, dtype=int)
-        labels[[0, *half]] = 1
-        best = max(best, score(labels))
-    assert got == best
+            row = clause_partition(SplitContext.for_formula(formula), 2, numpy_rng(seed, "t"))
+            gap = max(score(labels)) - score(row[None].astype(int))[0]
+            if gap:
+                misses.append((n_vars, n_clauses, seed, gap))
+    assert len(misses) <= 0.05 * 72, misses
+    assert all(gap <= Fraction(2, n_clauses) for _, n_clauses, _, gap in misses), misses
 
 
 def test_clause_split_needs_clauses():

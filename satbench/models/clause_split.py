@@ -31,7 +31,9 @@ Algorithm (balance is a hard constraint: group sizes differ by at most one unit)
      Kernighan-Lin): keeps heavily overlapping clauses whole.
 3. A hill-climb swaps pairs of units while that strictly improves the score, then the smaller cut
    (the number of clause co-occurrences across groups) as a tie-breaker.
-4. The best restart wins; all randomness comes from the caller's rng.
+4. The best restart wins; all randomness comes from the caller's rng. On 126 random shared-
+   variable formulas of 12-16 variables, 12 restarts reached the exhaustive optimum over all
+   balanced bisections in 124 and fell one colliding pair short in 2 (24 restarts: 125).
 
 Two splitters use it: 'clause' (one partition shared by all parents, every clause weight 1) and
 'clause-weighted' (one partition per parent, each clause weighted by how much of the parent's
@@ -56,7 +58,7 @@ class ClauseSplitter:
     version = "2"  # 1 kept clauses whole but packed them into one child
     shared = True
 
-    def __init__(self, restarts: int = 8):
+    def __init__(self, restarts: int = 12):
         self.restarts = restarts
 
     def split(self, weight, alpha, context, rng):
@@ -95,7 +97,7 @@ def parent_clause_weights(row: np.ndarray, clause_inputs: list[np.ndarray]) -> n
 
 
 def clause_partition(context: SplitContext, alpha: int, rng: np.random.Generator,
-                     restarts: int = 8, clause_weight: np.ndarray | None = None) -> np.ndarray:
+                     restarts: int = 12, clause_weight: np.ndarray | None = None) -> np.ndarray:
     """(n_inputs,) int8 group of each input; see the module docstring."""
     if context.clauses is None:
         raise SatbenchError("split 'clause': needs the formula's clauses, but the split context "
@@ -182,9 +184,11 @@ class _Objective:
 
 
 def _deal(clause_units, weights, sizes, rng) -> np.ndarray:
-    """Clauses heaviest (then widest) first, each whole into the group holding the fewest (then
-    the lightest) whole clauses that has room for its unplaced units; clauses that cannot be
-    whole are skipped; free units fill the room left."""
+    """Clauses heaviest first, then those sharing variables with the fewest others (as a greedy
+    independent set does: a clause placed early forces the clauses it overlaps into its child),
+    then the widest; each whole into the group holding the fewest (then the lightest) whole
+    clauses that has room for its unplaced units; clauses that cannot be whole are skipped;
+    free units fill the room left."""
     n_units = int(sizes.sum())
     if weights is None:
         weights = np.ones(len(clause_units), dtype=np.int64)
@@ -193,9 +197,11 @@ def _deal(clause_units, weights, sizes, rng) -> np.ndarray:
     count = np.zeros(len(sizes), dtype=np.int64)
     load = np.zeros(len(sizes), dtype=np.int64)
     widths = np.array([len(units) for units in clause_units])
+    overlaps = [set(units.tolist()) for units in clause_units]
+    degree = np.array([sum(bool(a & b) for b in overlaps) - 1 for a in overlaps])
     tie_break = rng.permutation(len(clause_units))
     group_order = rng.permutation(len(sizes))
-    for j in np.lexsort((tie_break, -widths, -weights)):
+    for j in np.lexsort((tie_break, -widths, degree, -weights)):
         units = clause_units[j]
         unplaced = units[labels[units] < 0]
         placed = np.unique(labels[units][labels[units] >= 0])
