@@ -132,6 +132,17 @@ def test_clause_split_keeps_both_literal_inputs_of_a_variable_together(context, 
         assert np.array_equal(row[:n_vars], row[n_vars:])
 
 
+def _bisection_scores(labels: np.ndarray, formula: Formula) -> list[Fraction]:
+    """Whole clauses minus 2/m per colliding pair, for each row of (rows, n_vars) labels."""
+    variables = np.array([[abs(lit) - 1 for lit in clause] for clause in formula.clauses])
+    groups = labels[:, variables]
+    whole = (groups == groups[:, :, :1]).all(axis=2)
+    held = np.stack([(whole & (groups[:, :, 0] == c)).sum(axis=1) for c in (0, 1)])
+    pairs = (held * (held - 1) // 2).sum(axis=0)
+    return [Fraction(int(w)) - Fraction(2, len(variables)) * int(p)
+            for w, p in zip(whole.sum(axis=1), pairs, strict=True)]
+
+
 def test_clause_split_is_near_the_best_balanced_bisection_on_small_formulas():
     """Against every balanced bisection of 72 small shared-variable formulas, scored
     independently of the splitter's code by the module docstring's score (whole clauses minus
@@ -145,18 +156,9 @@ def test_clause_split_is_near_the_best_balanced_bisection_on_small_formulas():
             labels[row, [0, *half]] = 1
         for n_clauses, seed in itertools.product((3, 4, 6, 8, 12, 16), range(4)):
             formula = random_formula(n_vars, n_clauses, 3, "dnf", seed=seed)
-            variables = np.array([[abs(lit) - 1 for lit in clause] for clause in formula.clauses])
-
-            def score(labels):
-                groups = labels[:, variables]
-                whole = (groups == groups[:, :, :1]).all(axis=2)
-                held = np.stack([(whole & (groups[:, :, 0] == c)).sum(axis=1) for c in (0, 1)])
-                pairs = (held * (held - 1) // 2).sum(axis=0)
-                return [Fraction(int(w)) - Fraction(2, n_clauses) * int(p)
-                        for w, p in zip(whole.sum(axis=1), pairs, strict=True)]
-
             row = clause_partition(SplitContext.for_formula(formula), 2, numpy_rng(seed, "t"))
-            gap = max(score(labels)) - score(row[None].astype(int))[0]
+            gap = (max(_bisection_scores(labels, formula))
+                   - _bisection_scores(row[None].astype(int), formula)[0])
             if gap:
                 misses.append((n_vars, n_clauses, seed, gap))
     assert len(misses) <= 0.05 * 72, misses
