@@ -4,7 +4,9 @@ alpha^-(2k-1) and its exact finite-n value, and how the gain varies with the mea
 The law assumes two clauses on 2k distinct variables split at random (satbench.collision_law),
 so the expected rates are given for read-once tasks (support `disjoint`) under the pm1 encoding
 (one input per variable) only; elsewhere the table says the premise does not hold. The clause
-split is not random: it keeps clauses whole, and so packs them together.
+split is not random: it keeps clauses whole and spreads them, so on read-once tasks its rate is
+the fewest collisions a balanced partition reaches (satbench.testing.reachable_spread), not the
+law's.
 """
 
 import math
