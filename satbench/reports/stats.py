@@ -367,31 +367,26 @@ def non_inferiority(test: Test, direction: int = 1, margin: float = MARGIN) -> T
 
 def holm(pvalues) -> list[float]:
     """Holm's step-down adjusted p-values (family-wise error rate); NaN stays NaN, uncounted."""
-    p = np.asarray(pvalues, dtype=float)
-    out = np.full(len(p), math.nan)
-    index = np.flatnonzero(~np.isnan(p))
-    order = index[np.argsort(p[index], kind="stable")]
-    m = len(order)
-    running = 0.0
-    for rank, i in enumerate(order):
-        running = max(running, min(1.0, (m - rank) * p[i]))
-        out[i] = running
+    p, order, out = _ranked(pvalues)
+    steps = (len(order) - np.arange(len(order))) * p[order]
+    out[order] = np.minimum(1.0, np.maximum.accumulate(steps))
     return out.tolist()
 
 
 def benjamini_hochberg(pvalues) -> list[float]:
     """Benjamini-Hochberg adjusted p-values (false discovery rate); NaN stays NaN, uncounted."""
-    p = np.asarray(pvalues, dtype=float)
-    out = np.full(len(p), math.nan)
-    index = np.flatnonzero(~np.isnan(p))
-    order = index[np.argsort(p[index], kind="stable")]
-    m = len(order)
-    running = 1.0
-    for rank in range(m - 1, -1, -1):
-        i = order[rank]
-        running = min(running, m * p[i] / (rank + 1))
-        out[i] = running
+    p, order, out = _ranked(pvalues)
+    steps = len(order) * p[order] / np.arange(1, len(order) + 1)
+    out[order] = np.minimum(1.0, np.minimum.accumulate(steps[::-1])[::-1])
     return out.tolist()
+
+
+def _ranked(pvalues):
+    """The p-values, the indices of the non-NaN ones in ascending order (stable), and an all-NaN
+    output to fill."""
+    p = np.asarray(pvalues, dtype=float)
+    index = np.flatnonzero(~np.isnan(p))
+    return p, index[np.argsort(p[index], kind="stable")], np.full(len(p), math.nan)
 
 
 def decide(test: Test | None, p_adjusted: float, direction: int = 1) -> str:
