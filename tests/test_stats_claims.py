@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 import scipy.stats
-from hypothesis import assume, given
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from satbench.reports import stats
@@ -139,3 +139,20 @@ def test_decide_uses_the_adjusted_p_and_the_side():
     assert stats.decide(test, 0.01, -1) == "no"
     assert stats.decide(test, 0.2) == "inconclusive"
     assert stats.decide(None, 0.01) == "inconclusive"
+
+
+@given(st.lists(st.floats(-0.05, 0.05, allow_nan=False), min_size=3, max_size=12),
+       st.integers(1, 40))
+@settings(max_examples=60, deadline=None)
+def test_the_simultaneous_interval_is_bonferronis_and_holds_the_null_when_undecided(values,
+                                                                                      family):
+    test = stats.cells_random([[v] for v in values])
+    if math.isnan(test.low) or test.high == test.low:
+        return
+    assert stats.simultaneous_interval(test, 1) == pytest.approx((test.low, test.high))
+    low, high = stats.simultaneous_interval(test, family)
+    assert low <= test.low + 1e-12 and high >= test.high - 1e-12
+    # Undecided at the Bonferroni level exactly when the interval holds the null.
+    undecided = min(1.0, family * test.p) >= stats.ALPHA
+    assert undecided == (low <= test.null <= high) or math.isclose(family * test.p, stats.ALPHA,
+                                                                   rel_tol=1e-6)

@@ -72,6 +72,7 @@ def adjust(conclusions: list[Conclusion]) -> list[Conclusion]:
         for i, p in zip(members, adjusted, strict=True):
             c = out[i]
             out[i] = dataclasses.replace(c, family=family, p_adjusted=p,
+                                         family_size=len(members),
                                          verdict=stats.decide(c.test, p, c.direction))
     return out
 

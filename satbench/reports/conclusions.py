@@ -48,6 +48,7 @@ class Conclusion:
     setting: str = ""  # the line's setting, to place the claim in a regime
     family: str = ""  # primary | exploratory, once adjusted
     p_adjusted: float = math.nan
+    family_size: int = 1  # the claims adjusted together
 
 
 def decided(topic: str, claim: str, test: stats.Test | None, evidence: str, direction: int = 1,

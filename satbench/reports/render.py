@@ -258,7 +258,8 @@ def conclusion_section(conclusions: list[Conclusion]) -> list[str]:
            "are one family, adjusted by Holm; the rest are exploratory, adjusted by "
            "Benjamini-Hochberg. **yes**: the adjusted p is below "
            f"{stats.ALPHA:g} with the effect on the side the claim names; **no**: on the other "
-           "side; **inconclusive**: otherwise, with the range the interval cannot exclude. "
+           "side; **inconclusive**: otherwise, with the range it cannot exclude (its interval at "
+           "the family's Bonferroni level, which the adjusted verdicts respect). "
            "\"At least as good as\" is a non-inferiority test against a margin of "
            f"{100 * stats.MARGIN:.1f} points; an undecided claim's TOST p says whether the "
            "effect is within that margin of 0. Effects are in points of test accuracy.", ""]
@@ -282,7 +283,11 @@ def decision_text(c: Conclusion) -> str:
     text = f"; p = {format_p(c.test.p)}{adjusted}"
     # Interference measures are not accuracy: neither points nor the accuracy margin apply.
     if c.verdict == "inconclusive" and not math.isnan(c.test.low) and c.topic != "interference":
-        text += f"; cannot exclude {points(c.test.low)} to {points(c.test.high)}"
+        low, high = stats.simultaneous_interval(c.test, c.family_size)
+        text += (f"; cannot exclude {points(low)} to {points(high)} (its "
+                 f"{100 * (1 - stats.ALPHA / c.family_size):.4g}% interval: Bonferroni over "
+                 f"the {c.family_size} claims of its family)" if c.family_size > 1
+                 else f"; cannot exclude {points(low)} to {points(high)}")
         if not math.isnan(c.test.equivalence_p):
             text += (f"; within ±{100 * stats.MARGIN:.1f} points of 0: TOST p = "
                      f"{format_p(c.test.equivalence_p)}")

@@ -365,6 +365,17 @@ def non_inferiority(test: Test, direction: int = 1, margin: float = MARGIN) -> T
                   se, test.df, -direction * margin)
 
 
+def simultaneous_interval(test: Test, family_size: int) -> tuple[float, float]:
+    """The test's interval at 1 - ALPHA / family_size (Bonferroni): what the family's adjusted
+    verdicts cannot exclude. An interval at 95% alone may exclude the null while the claim,
+    adjusted with its family, is undecided."""
+    if math.isnan(test.low) or test.df <= 0:
+        return math.nan, math.nan
+    se = (test.high - test.low) / 2 / float(scipy.stats.t.ppf(0.975, test.df))
+    half = float(scipy.stats.t.ppf(1 - ALPHA / (2 * max(1, family_size)), test.df)) * se
+    return test.value - half, test.value + half
+
+
 def holm(pvalues) -> list[float]:
     """Holm's step-down adjusted p-values (family-wise error rate); NaN stays NaN, uncounted."""
     p, order, out = _ranked(pvalues)
