@@ -8,4 +8,4 @@ numerics.apply()
 
 # The one source of the version: pyproject.toml reads it; CITATION.cff and CHANGELOG.md match it
 # (tests/test_citation.py).
-__version__ = "0.6.0"
+__version__ = "0.7.0"
