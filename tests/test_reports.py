@@ -396,3 +396,11 @@ def test_the_seed_methods_run_through_sweep_and_reach_every_report_section(tmp_p
     assert "classifier scale" in structure and "leaf entropy (bits)" in structure
     for figure in ("pareto.png", "bimt_graph.png"):
         assert (out / "report" / figure).stat().st_size > 10_000
+
+
+def test_settings_sort_by_the_value_of_their_numbers():
+    from satbench.reports.tables import by_setting
+
+    steps = [f"warmup_steps={n}, expanded_steps={n}" for n in (10000, 1000, 3000)]
+    assert by_setting(steps) == [steps[1], steps[2], steps[0]]
+    assert by_setting(["a=0.5", "a=0.25", "a=1e-3"]) == ["a=1e-3", "a=0.25", "a=0.5"]

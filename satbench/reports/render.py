@@ -42,8 +42,8 @@ from satbench.reports.pareto import pareto
 from satbench.reports.per_clause import per_clause_section
 from satbench.reports.schedule import budget_section
 from satbench.reports.structure import structure_section
+from satbench.reports.tables import by_setting, percent_ci
 from satbench.reports.tables import markdown_table as table
-from satbench.reports.tables import percent_ci
 
 
 def _counts(frame: pl.DataFrame, column: str) -> str:
@@ -200,7 +200,7 @@ def paper_cell_section(results: Results) -> list[str]:
     out = ["## Against the paper's headline cell", "",
            f"Boolean DNF, {cell['clauses']} clauses, {cell['neurons']} neurons, α={cell['alpha']}"
            f" (the paper, second-hand: {paper_numbers.headline_text()}).", ""]
-    settings = sorted(runs["setting"].unique())
+    settings = by_setting(runs["setting"].unique())
     # The paper's two splits, then satbench's per-parent clause split where the store has it.
     splits = ["random", "clause"] + [s for s in ("clause-weighted",)
                                      if "split" in runs.columns and s in runs["split"]]
@@ -341,7 +341,7 @@ def render(results: Results, directory: Path) -> tuple[str, list[str]]:
     body += pooled_section(results) + pooled_method_section(results)
     body += budget_section(results) + collision_section(results)
     body += ["## Figures", ""]
-    settings = sorted(results.runs["setting"].unique())
+    settings = by_setting(results.runs["setting"].unique())
     for k, setting in enumerate(settings):
         name = "heatmap_relative_gain.png" if k == 0 else f"heatmap_relative_gain_{k + 1}.png"
         title = "Relative gain over the grid" + (f" ({setting})" if setting else "")

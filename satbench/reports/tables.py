@@ -1,6 +1,7 @@
 """Tables: plain text for the terminal, Markdown for reports."""
 
 import math
+import re
 
 from satbench.reports import stats
 
@@ -58,3 +59,14 @@ def percent_ci(summary: stats.Summary) -> str:
     if math.isnan(summary.half_width):
         return f"{100 * summary.mean:.1f}"
     return f"{100 * summary.mean:.1f} ± {100 * summary.half_width:.1f}"
+
+
+def by_setting(settings) -> list[str]:
+    """Setting labels in natural order: numbers by value, so 1000 steps come before 3000 and
+    10000 (a plain sort puts 10000 second), and 0.25 before 0.5."""
+    def key(label: str):
+        parts = re.split(r"(\d+(?:\.\d+)?(?:e-?\d+)?)", label)
+        return [(0, float(part), "") if index % 2 else (1, 0.0, part)
+                for index, part in enumerate(parts)]
+
+    return sorted(settings, key=key)
