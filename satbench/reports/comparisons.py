@@ -14,7 +14,7 @@ import polars as pl
 from satbench.reports import stats
 from satbench.reports.aggregate import Results, groups_by_cell, param_columns
 from satbench.reports.conclusions import ci_text, format_p, points
-from satbench.reports.tables import markdown_table, method_label, percent_ci
+from satbench.reports.tables import by_setting, markdown_table, method_label, percent_ci
 from satbench.specs import BASELINE
 
 BUDGET_TEXT = {"nnz_weights": "dense's non-zero weights",
@@ -153,7 +153,7 @@ def pooled_method_section(results: Results) -> list[str]:
     if BASELINE not in results.methods or rows.is_empty():
         return []
     table = []
-    for setting in sorted(set(rows["setting"])):
+    for setting in by_setting(set(rows["setting"])):
         here = rows.filter(pl.col("setting") == setting)
         for label in sorted(set(here["label"]) - {BASELINE}, key=_label_order):
             shown = f"{label}, {setting}" if setting else label

@@ -15,6 +15,7 @@ from satbench.reports import stats
 from satbench.reports.aggregate import Results
 from satbench.reports.comparisons import labelled_rows
 from satbench.reports.figures import MARKERS, _figure, _save
+from satbench.reports.tables import by_setting
 from satbench.specs import BASELINE
 
 COLOURS = colormaps["tab20"]  # up to 20 labels, each its own colour
@@ -64,7 +65,7 @@ def pareto(results: Results, path) -> str | None:
     points = pareto_points(results)
     if points.is_empty():
         return None
-    settings = sorted(points["setting"].unique())
+    settings = by_setting(points["setting"].unique())
     labels = sorted(points["label"].unique(), key=lambda t: (t.split(" ")[0] != BASELINE, t))
     figure = _figure(11.5, 0.9 + 3.6 * len(settings) + 0.22 * len(labels))
     axes = figure.subplots(len(settings), len(COSTS), squeeze=False)
