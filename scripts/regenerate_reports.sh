@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Regenerate every committed reference report and its results store, from scratch, then the golden
-# statistics file that tests/test_stats_golden.py checks against them. About 45 minutes on 2 CPU
+# statistics file that tests/test_stats_golden.py checks against them. About 65 minutes on 2 CPU
 # cores. Run from the root of a clean checkout (the rows record its commit), with satbench on PATH.
 set -euo pipefail
 rm -rf reports/quick reports/paper reports/tuned-shared reports/budget reports/timing \
