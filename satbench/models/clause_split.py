@@ -25,8 +25,9 @@ Algorithm (balance is a hard constraint: group sizes differ by at most one unit)
    Only when alpha exceeds the number of variables does that become impossible; then each input
    is its own unit and the two inputs of a variable are tied by a heavy edge instead.
 2. Starting partitions, alternating over restarts:
-   - dealing: clauses, heaviest (then widest) first, each whole into the least loaded group with
-     room for it; free units fill the room left. Exact on read-once formulas of one width.
+   - dealing: clauses, heaviest first, then those overlapping the fewest others, then the widest,
+     each whole into the least loaded group with room for it; free units fill the room left.
+     Exact on read-once formulas of one width.
    - recursive bisection of the clause co-occurrence graph (greedy growth refined by networkx's
      Kernighan-Lin): keeps heavily overlapping clauses whole.
 3. A hill-climb swaps pairs of units while that strictly improves the score, then the smaller cut
@@ -78,13 +79,10 @@ class WeightedClauseSplitter:
         self.restarts = restarts
 
     def split(self, weight, alpha, context, rng):
-        weight = np.asarray(weight, dtype=np.float64)
         groups = context.clause_inputs()
-        return np.stack([
-            clause_partition(context, alpha, rng, restarts=self.restarts,
-                             clause_weight=parent_clause_weights(row, groups))
-            for row in weight
-        ])
+        weights = [parent_clause_weights(row, groups)
+                   for row in np.asarray(weight, dtype=np.float64)]
+        return clause_partitions(context, alpha, rng, weights, self.restarts)
 
 
 def parent_clause_weights(row: np.ndarray, clause_inputs: list[np.ndarray]) -> np.ndarray:
@@ -99,6 +97,13 @@ def parent_clause_weights(row: np.ndarray, clause_inputs: list[np.ndarray]) -> n
 def clause_partition(context: SplitContext, alpha: int, rng: np.random.Generator,
                      restarts: int = 12, clause_weight: np.ndarray | None = None) -> np.ndarray:
     """(n_inputs,) int8 group of each input; see the module docstring."""
+    return clause_partitions(context, alpha, rng, [clause_weight], restarts)[0]
+
+
+def clause_partitions(context: SplitContext, alpha: int, rng: np.random.Generator,
+                      clause_weights: list, restarts: int = 12) -> np.ndarray:
+    """(len(clause_weights), n_inputs) int8: one partition per clause weighting (None: every
+    clause weight 1), drawn one after another from `rng`, on one unit graph built once."""
     if context.clauses is None:
         raise SatbenchError("split 'clause': needs the formula's clauses, but the split context "
                             "has none")
@@ -107,21 +112,25 @@ def clause_partition(context: SplitContext, alpha: int, rng: np.random.Generator
     unit_of_input, clause_units, adjacency = _unit_graph(context, alpha)
     n_units = len(adjacency)
     sizes = np.array([n_units // alpha + (c < n_units % alpha) for c in range(alpha)])
-    weights = None if clause_weight is None else np.asarray(clause_weight, dtype=np.int64)
-    objective = _Objective(_pad(clause_units), weights, adjacency, alpha)
-    best, best_score = None, None
-    for restart in range(max(1, restarts)):
-        labels = np.zeros(n_units, dtype=np.int64)
-        if restart % 3 == 0:
-            labels = _deal(clause_units, weights, sizes, rng)
-        else:
-            _bisect(np.arange(n_units), 0, alpha, sizes, adjacency, labels, rng,
-                    by_group=restart % 3 == 1)
-        labels = _hill_climb(labels, objective)
-        score = objective.score(labels[None])[0]
-        if best_score is None or score > best_score:
-            best, best_score = labels, score
-    return best[unit_of_input].astype(np.int8)
+    padded = _pad(clause_units)
+    rows = []
+    for clause_weight in clause_weights:
+        weights = None if clause_weight is None else np.asarray(clause_weight, dtype=np.int64)
+        objective = _Objective(padded, weights, adjacency, alpha)
+        best, best_score = None, None
+        for restart in range(max(1, restarts)):
+            if restart % 3 == 0:
+                labels = _deal(clause_units, weights, sizes, rng)
+            else:
+                labels = np.zeros(n_units, dtype=np.int64)
+                _bisect(np.arange(n_units), 0, alpha, sizes, adjacency, labels, rng,
+                        by_group=restart % 3 == 1)
+            labels = _hill_climb(labels, objective)
+            score = objective.score(labels[None])[0]
+            if best_score is None or score > best_score:
+                best, best_score = labels, score
+        rows.append(best[unit_of_input])
+    return np.stack(rows).astype(np.int8)
 
 
 def _unit_graph(context: SplitContext, alpha: int):
@@ -285,8 +294,6 @@ def _pad(clause_units: list[np.ndarray]) -> np.ndarray:
     return padded
 
 
-
-
 def _hill_climb(labels: np.ndarray, objective: _Objective, max_passes: int = 8) -> np.ndarray:
     """Swap pairs of units across groups while that strictly improves the score.
 
@@ -299,7 +306,8 @@ def _hill_climb(labels: np.ndarray, objective: _Objective, max_passes: int = 8) 
     n_units = len(labels)
     everything = np.arange(n_units)
     in_clauses = np.unique(objective.padded)
-    score = int(objective.score(labels[None])[0])
+    cut_now = int(objective.cut(labels[None])[0])
+    score = int(objective.spread(labels[None])[0]) * objective.big - cut_now
     for _ in range(max_passes):
         improved = False
         for unit in in_clauses:
@@ -313,13 +321,13 @@ def _hill_climb(labels: np.ndarray, objective: _Objective, max_passes: int = 8) 
             a, b = labels[unit], labels
             delta = (into[unit, a] - into[unit, b] + into[everything, b] - into[everything, a]
                      + 2 * adjacency[unit])
-            cut = int(objective.cut(labels[None])[0]) + delta
+            cut = cut_now + delta
             trial_score = np.where(b != a, objective.spread(trial) * objective.big - cut,
                                    np.iinfo(np.int64).min)
             best = int(np.argmax(trial_score))
             if trial_score[best] > score:
                 labels[unit], labels[best] = labels[best], labels[unit]
-                score = int(trial_score[best])
+                score, cut_now = int(trial_score[best]), int(cut[best])
                 improved = True
         if not improved:
             break
