@@ -73,9 +73,13 @@ class FPE(Expanding):
     compare_with = ("dense", "dense_reset", "sparse_scratch", "wide_dense")
 
     def build(self, params, setup: Setup) -> Built:
-        made = expansion(params, setup)
+        made = expansion(params, setup, self.split_of(params))
         return Built(copy.deepcopy(made.model), made.clause_integrity, made.clause_collisions,
                      made.clause_collisions_any)
+
+    def split_of(self, params) -> str:
+        """The splitter that labels the children."""
+        return params.split
 
 
 @dataclass(frozen=True)
@@ -109,12 +113,8 @@ class OverlappingFPE(FPE):
     params = OverlapParams
     structured = False  # children share inputs: not FPELinear's structure
     compare_with = ("dense", "fpe")
-    SPLIT = "random"
-
-    def build(self, params, setup: Setup) -> Built:
-        made = expansion(params, setup, self.SPLIT)
-        return Built(copy.deepcopy(made.model), made.clause_integrity, made.clause_collisions,
-                     made.clause_collisions_any)
+    def split_of(self, params) -> str:
+        return "random"
 
     def check(self, params, context) -> None:
         super().check(params, context)

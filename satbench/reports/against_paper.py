@@ -113,8 +113,10 @@ def _adjusted(c: Conclusion) -> str:
 
 
 def headline_cell(part: Results) -> str:
-    runs = part.runs.filter((pl.col("neurons") == 8) & (pl.col("clauses") == 8)
-                            & (pl.col("alpha") == 2))
+    cell = paper_numbers.HEADLINE_CELL
+    runs = part.runs.filter((pl.col("neurons") == cell["neurons"])
+                            & (pl.col("clauses") == cell["clauses"])
+                            & (pl.col("alpha") == cell["alpha"]))
     if runs.is_empty() or col("fpe") not in runs.columns:
         return "not measured"
     dense = runs.unique(["seed"], keep="first", maintain_order=True)[col("dense")]
