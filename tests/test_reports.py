@@ -103,22 +103,6 @@ def test_a_line_with_one_point_cannot_give_a_trend(tmp_path):
     assert verdicts == {"cannot compute"}
 
 
-def test_bootstrap_intervals_cover_the_true_mean():
-    rng = np.random.default_rng(1)
-    covered = 0
-    for trial in range(40):
-        groups = [rng.normal(0.3, 1.0, size=30) for _ in range(4)]
-        estimate = stats.pooled_mean(groups, seed=trial)
-        covered += estimate.low <= 0.3 <= estimate.high
-        assert estimate.t_low <= estimate.value <= estimate.t_high
-    assert covered >= 34  # nominal 95% of 40 is 38
-
-
-def test_bootstrap_is_reproducible():
-    groups = [[0.1, 0.2, 0.4], [0.0, 0.3]]
-    assert stats.pooled_mean(groups) == stats.pooled_mean(groups)
-
-
 PAIRS = st.lists(st.tuples(st.floats(0, 1), st.floats(0, 1)), min_size=2, max_size=30)
 
 

@@ -1,7 +1,7 @@
 """The reports' statistics from scipy are the numbers of the hand-written code they replaced.
 
-tests/data/stats_golden.json holds every distinct call the committed reports make to summarize,
-pooled_mean, trend_slope and least_squares, each with the answer of the old stats module (its own
+tests/data/stats_golden.json holds every distinct call the committed reports make to summarize
+and least_squares, each with the answer of the old stats module (its own
 Student t by continued fraction and bisection). scripts/capture_stats_golden.py writes it.
 """
 

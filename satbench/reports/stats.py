@@ -2,10 +2,11 @@
 tests that decide claims (cells fixed or random, trends with a lack-of-fit term, non-inferiority,
 equivalence, Holm and Benjamini-Hochberg adjustment; see docs/statistics.md).
 
-The t distribution, the t-tests and the regression come from scipy.stats. The bootstraps are
-satbench's own, because they are stratified (seeds are resampled within each cell), which
-scipy.stats.bootstrap cannot do. Every bootstrap draws from its own numpy Generator(PCG64(seed)),
-so a report is the same number for number however often, and in whatever order, it is built.
+The t distribution, the t-tests and the regression come from scipy.stats. No bootstrap decides a
+claim: the bootstraps that remain (least squares' slope interval, the figures' error bars) are
+satbench's own, stratified (seeds resampled within each cell, which scipy.stats.bootstrap cannot
+do), each drawing from its own numpy Generator(PCG64(seed)), so a report is the same number for
+number however often, and in whatever order, it is built.
 """
 
 import dataclasses
@@ -98,53 +99,6 @@ class Estimate:
     t_high: float = math.nan
 
 
-def pooled_mean(groups, seed: int = BOOTSTRAP_SEED) -> Estimate:
-    """Mean over every observation of every group; CI by resampling within each group."""
-    groups = [np.asarray(g, dtype=float) for g in groups if len(g)]
-    if not groups:
-        return Estimate(math.nan, math.nan, math.nan, 0)
-    sizes = np.array([len(g) for g in groups], dtype=float)
-    summary = summarize(np.concatenate(groups))
-    samples = resampled_means(groups, seed=seed) @ (sizes / sizes.sum())
-    return Estimate(summary.mean, *percentile_ci(samples), int(sizes.sum()), summary.low,
-                    summary.high)
-
-
-def _slopes(x: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """Least-squares slope of each row of y on x (x shared)."""
-    dx = x - x.mean()
-    return (y - y.mean(axis=-1, keepdims=True)) @ dx / (dx @ dx)
-
-
-def trend_slope(x, groups, seed: int = BOOTSTRAP_SEED) -> Estimate | None:
-    """Slope of the group means on x. None with < 2 distinct x.
-
-    Bootstrap CI: resample each group (each x's seeds) independently. t CI: the slope is a
-    weighted sum of the group means, sum w_x m_x, with variance sum w_x^2 se_x^2 and
-    Welch-Satterthwaite degrees of freedom (undefined if some x has a single observation).
-    """
-    x = np.asarray(x, dtype=float)
-    if len(np.unique(x)) < 2:
-        return None
-    groups = [np.asarray(g, dtype=float) for g in groups]
-    means = np.array([g.mean() for g in groups])
-    value = float(_slopes(x, means))
-    samples = _slopes(x, resampled_means(groups, seed=seed))
-    sizes = np.array([len(g) for g in groups])
-    t_low = t_high = math.nan
-    if sizes.min() >= 2:
-        dx = x - x.mean()
-        terms = (dx / (dx @ dx)) ** 2 * np.array([g.var(ddof=1) for g in groups]) / sizes
-        variance = float(terms.sum())
-        if variance <= 1e-24:
-            t_low = t_high = value
-        else:
-            df = variance ** 2 / float((terms ** 2 / (sizes - 1)).sum())
-            half = float(scipy.stats.t.ppf(0.975, df)) * math.sqrt(variance)
-            t_low, t_high = value - half, value + half
-    return Estimate(value, *percentile_ci(samples), int(sizes.sum()), t_low, t_high)
-
-
 @dataclass(frozen=True)
 class Fit:
     """y = slope * x + intercept by least squares, with R^2 and a bootstrap CI on the slope."""
@@ -185,28 +139,6 @@ def least_squares(x, y, seed: int = BOOTSTRAP_SEED) -> Fit | None:
     half = float(scipy.stats.t.ppf(0.975, len(x) - 2)) * se
     return Fit(slope, float(fit.intercept), r2, *percentile_ci(samples), len(x), slope - half,
                slope + half)
-
-
-def verdict(low: float, high: float, direction: int = 1) -> str:
-    """yes: the 95% CI excludes 0 on the claimed side; no: on the other side; else inconclusive."""
-    if math.isnan(low) or math.isnan(high):
-        return "inconclusive"
-    if (low > 0 and direction > 0) or (high < 0 and direction < 0):
-        return "yes"
-    if (high < 0 and direction > 0) or (low > 0 and direction < 0):
-        return "no"
-    return "inconclusive"
-
-
-def joint_verdict(estimate: Estimate, direction: int = 1) -> str:
-    """yes or no only when the bootstrap and the t interval both say so; else inconclusive.
-
-    A percentile bootstrap over 3 to 5 seeds is narrower than it should be, so it never
-    decides a claim alone.
-    """
-    verdicts = {verdict(estimate.low, estimate.high, direction),
-                verdict(estimate.t_low, estimate.t_high, direction)}
-    return verdicts.pop() if len(verdicts) == 1 else "inconclusive"
 
 
 # --- Tests that decide claims (docs/statistics.md) ---------------------------------------------
